@@ -1,0 +1,110 @@
+"""Raw document → records. `segment` is a pure function of the document (no I/O, no global state
+beyond read-only tables and models loaded at import), so any engine can run it: the local worker
+pool, Ray, or a notebook.
+
+The work is split by concern, each module a pure function of the text:
+  layout.py   where the title, the article and the comment section are; each comment's body span,
+              author, depth and parent
+  quotes.py   direct quotes inside a span, with their speakers
+  spam.py     how likely a comment is spam
+This module only assembles their answers into schema records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from builder.document import Document
+from builder.schema import SCHEMA_VERSION
+from builder.segment.layout import parse_layout
+from builder.segment.quotes import find_quotes
+from builder.segment.spam import spam_probability
+
+SEGMENTER_VERSION = "0.1.0"
+SPAM_THRESHOLD = 0.5
+
+__all__ = ["SEGMENTER_VERSION", "segment", "record_id", "collapse"]
+
+
+def collapse(s: str) -> str:
+    """Runs of whitespace → one space, ends stripped: how a record's `text` relates to its raw span."""
+    return " ".join(s.split())
+
+
+def record_id(doc_id: str, start: int, end: int, is_quote: bool) -> str:
+    """Stable across runs and segmenter versions as long as the span is the same; a type change
+    (comment → spam) keeps the id, so labels stay attached to it."""
+    key = f"{doc_id}\x1f{start}\x1f{end}\x1f{'q' if is_quote else 'b'}".encode()
+    return hashlib.blake2b(key, digest_size=8).hexdigest()
+
+
+def segment(doc: Document) -> list[dict]:
+    """The records of one document, ordered by position, as dicts with every schema field."""
+    text = doc.text
+    layout = parse_layout(text, has_title=doc.title is None)
+    title = doc.title
+    if title is None and layout.title is not None:
+        title = collapse(text[layout.title[0] : layout.title[1]]) or None
+
+    common = {
+        "doc_id": doc.doc_id,
+        "title": title,
+        "url": doc.url,
+        "domain": doc.domain,
+        "encoding": doc.encoding,
+        "origin": "segmenter",
+        "segmenter_version": SEGMENTER_VERSION,
+        "schema_version": SCHEMA_VERSION,
+    }
+
+    def make(kind: str, start: int, end: int, *, parent_id=None, depth=0, author=None, speaker=None,
+             speaker_resolved=None, score=1.0) -> dict:
+        return {
+            "record_id": record_id(doc.doc_id, start, end, kind == "quote"),
+            "doc_id": doc.doc_id,
+            "type": kind,
+            "text": collapse(text[start:end]),
+            "char_start": start,
+            "char_end": end,
+            "parent_id": parent_id,
+            "depth": depth,
+            "position": 0,
+            "author": author,
+            "speaker": speaker,
+            "speaker_resolved": speaker_resolved,
+            "score": float(score),
+            **{k: v for k, v in common.items() if k != "doc_id"},
+        }
+
+    records: list[dict] = []
+    containers: list[dict] = []
+    if layout.article is not None:
+        art = make("article", *layout.article, score=layout.article_score)
+        records.append(art)
+        containers.append(art)
+
+    comment_records: list[dict] = []
+    for c in layout.comments:
+        parent = comment_records[c.parent] if c.parent is not None else None
+        p = spam_probability(text[c.start : c.end], c.author)
+        if p >= SPAM_THRESHOLD:
+            kind, score = "spam", p
+        else:
+            kind, score = ("reply" if parent is not None else "comment"), 1.0 - p
+        rec = make(kind, c.start, c.end, parent_id=parent["record_id"] if parent else None,
+                   depth=c.depth, author=c.author, score=score * c.score)
+        comment_records.append(rec)
+        records.append(rec)
+        containers.append(rec)
+
+    for box in containers:
+        if box["type"] == "spam":
+            continue  # a spam comment quoting someone is still spam; its "quotes" are bait, not statements
+        for q in find_quotes(text, box["char_start"], box["char_end"]):
+            records.append(make("quote", q.start, q.end, parent_id=box["record_id"], depth=box["depth"],
+                                speaker=q.speaker, speaker_resolved=q.speaker_resolved, score=q.score))
+
+    records.sort(key=lambda r: (r["char_start"], -r["char_end"], r["type"] == "quote"))
+    for i, r in enumerate(records):
+        r["position"] = i
+    return records

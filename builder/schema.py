@@ -50,24 +50,38 @@ TYPE_INDEX: dict[str, int] = {name: i for i, name in enumerate(TYPE_NAMES)}
 ORIGINS: tuple[str, ...] = tuple(SCHEMA["properties"]["origin"]["enum"])
 
 
+LABELS_SCHEMA = json_schema("labels.v1.json")
+LABEL_STATUSES: tuple[str, ...] = tuple(LABELS_SCHEMA["properties"]["label_status"]["enum"])
+
+
+def _arrow_type(prop: dict) -> pa.DataType:
+    if prop["x-arrow"] == "list_struct":
+        item = prop["items"]["properties"]
+        return pa.list_(pa.struct([pa.field(k, _ARROW[v["x-arrow"]]) for k, v in item.items()]))
+    return _ARROW[prop["x-arrow"]]
+
+
 def arrow_fields(schema: dict = SCHEMA) -> list[pa.Field]:
     return [
-        pa.field(name, _ARROW[prop["x-arrow"]], nullable=_nullable(prop))
+        pa.field(name, _arrow_type(prop), nullable=_nullable(prop))
         for name, prop in schema["properties"].items()
     ]
 
 
 def features(schema: dict = SCHEMA):
-    """datasets.Features for the record columns; `type` is a ClassLabel over the schema's enum."""
+    """datasets.Features for a schema's columns (records by default; LABELS_SCHEMA for the label
+    columns); `x-arrow: class_label` becomes a ClassLabel over the enum's names."""
     import datasets  # imported late: segmenting does not need it
 
-    out = {}
-    for name, prop in schema["properties"].items():
+    def feature(prop: dict):
         if prop["x-arrow"] == "class_label":
-            out[name] = datasets.ClassLabel(names=list(prop["enum"]))
-        else:
-            out[name] = datasets.Value(prop["x-arrow"])
-    return datasets.Features(out)
+            return datasets.ClassLabel(names=[n for n in prop["enum"] if n is not None])
+        if prop["x-arrow"] == "list_struct":
+            item = prop["items"]["properties"]
+            return datasets.List({k: datasets.Value(v["x-arrow"]) for k, v in item.items()})
+        return datasets.Value(prop["x-arrow"])
+
+    return datasets.Features({name: feature(prop) for name, prop in schema["properties"].items()})
 
 
 @cache

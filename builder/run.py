@@ -1,0 +1,467 @@
+"""The local engine: ingest → segmenter → Parquet, streamed, over a pool of worker processes.
+
+How the segmenter runs lives here, apart from what it does (builder.segment is a pure function of
+one document), so another engine (Ray, a notebook) can run the same function.
+
+The stream is cut into batches whose bounds depend only on the input (so many documents, so many
+characters). Batches go to the workers with a bounded number in flight and come back in input
+order, so memory stays flat however large the corpus, and `--workers 2` writes byte-identical
+files to `--workers 1`. Each worker turns its records into an Arrow batch (the conversion is
+parallel too); the main process writes row groups of a fixed size as they fill.
+
+A document on which the segmenter raises, or whose records do not fit the schema, is
+quarantined with the reason and the run goes on. Everything is written under temporary names
+next to the targets and renamed into place at the end: a failed or interrupted run leaves the
+previous output (if any) as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from builder.document import Document
+from builder.errors import InputError
+from builder.ingest import Fields, Ingested, Rejected, read_documents
+from builder.schema import FIELDS, SCHEMA, SCHEMA_VERSION, TYPE_INDEX, TYPE_NAMES, arrow_schema
+
+BATCH_DOCS = 128  # documents per batch sent to a worker...
+BATCH_CHARS = 2_000_000  # ...or fewer, once they add up to this much text
+IN_FLIGHT_PER_WORKER = 3  # batches queued or running per worker: enough to keep it busy, no more
+ROW_GROUP_ROWS = 65_536
+SHARD_ROWS = 1_000_000  # default rows per shard of a directory output
+COMPRESSION = "zstd"
+SHARD_NAME = "part-{:05d}.parquet"
+
+SEGMENTER_ERROR = "segmenter_error"
+INVALID_RECORDS = "invalid_records"
+
+_NOT_NULL = tuple(name for name, prop in SCHEMA["properties"].items()
+                  if not (isinstance(prop.get("type"), list) and "null" in prop["type"]))
+
+
+def default_workers() -> int:
+    """The cores this process may run on (the affinity mask, where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def _check_records(doc: Document, records) -> str | None:
+    """Why the segmenter's answer for `doc` cannot be written, or None. Cheap checks only: what
+    the Arrow conversion would not catch (missing/extra fields, nulls, unknown type, spans
+    outside the text)."""
+    if not isinstance(records, list):
+        return f"segment() returned a {type(records).__name__}, not a list"
+    want = set(FIELDS)
+    n = len(doc.text)
+    for i, r in enumerate(records):
+        if not isinstance(r, dict):
+            return f"record {i} is a {type(r).__name__}, not a dict"
+        if r.keys() != want:
+            missing, extra = sorted(want - r.keys()), sorted(r.keys() - want)
+            return f"record {i}: " + "; ".join(
+                ([f"missing fields {missing}"] if missing else []) + ([f"unknown fields {extra}"] if extra else []))
+        if r["type"] not in TYPE_INDEX:
+            return f"record {i}: type {r['type']!r} is not one of {list(TYPE_NAMES)}"
+        nulls = [k for k in _NOT_NULL if r[k] is None]
+        if nulls:
+            return f"record {i}: null in non-nullable fields {nulls}"
+        s, e = r["char_start"], r["char_end"]
+        if not (isinstance(s, int) and isinstance(e, int) and 0 <= s <= e <= n):
+            return f"record {i}: span [{s!r}, {e!r}) is not inside the text (length {n})"
+        if not (0.0 <= r["score"] <= 1.0):
+            return f"record {i}: score {r['score']!r} is not between 0 and 1"
+    return None
+
+
+def _to_table(records: list[dict]) -> pa.Table:
+    columns = {name: [r[name] for r in records] for name in FIELDS}
+    columns["type"] = [TYPE_INDEX[t] for t in columns["type"]]
+    return pa.Table.from_pydict(columns, schema=arrow_schema())
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(f"{type(e).__name__}: {e}".split())
+
+
+def segment_batch(segment: Callable[[Document], list[dict]], docs: list[Document]
+                  ) -> tuple[pa.Table, list[tuple[str, str] | None], list[int]]:
+    """Segment a batch: (records of the documents that went through, as one Arrow table;
+    per document, None or (kind, reason) why it did not; per document, its record count)."""
+    failures: list[tuple[str, str] | None] = []
+    counts: list[int] = []
+    per_doc: list[list[dict]] = []
+    for doc in docs:
+        try:
+            records = segment(doc)
+        except Exception as e:  # any bug on one document must not cost the others
+            failures.append((SEGMENTER_ERROR, _one_line(e)))
+            counts.append(0)
+            continue
+        problem = _check_records(doc, records)
+        if problem is not None:
+            failures.append((INVALID_RECORDS, f"the segmenter's records do not fit the schema: {problem}"))
+            counts.append(0)
+            continue
+        failures.append(None)
+        counts.append(len(records))
+        per_doc.append(records)
+    try:
+        table = _to_table([r for recs in per_doc for r in recs])
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        # Find the document(s) whose values Arrow refuses; keep the rest.
+        kept: list[pa.Table] = []
+        it = iter(per_doc)
+        for i, f in enumerate(failures):
+            if f is not None:
+                continue
+            recs = next(it)
+            try:
+                kept.append(_to_table(recs))
+            except (pa.ArrowException, TypeError, ValueError, OverflowError) as e:
+                failures[i] = (INVALID_RECORDS, f"the segmenter's records do not fit the schema: {_one_line(e)}")
+                counts[i] = 0
+        table = pa.concat_tables(kept).combine_chunks() if kept else _to_table([])
+    return table, failures, counts
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+class _Target:
+    """An output path written atomically: everything goes to a hidden temporary sibling, renamed
+    into place by commit(); discard() removes it. Temporaries of runs that died (their process is
+    gone) are cleaned up on the next run."""
+
+    def __init__(self, path: Path, is_dir: bool) -> None:
+        self.path = path
+        self.is_dir = is_dir
+        self.tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+
+    def open(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clean_stale()
+        self.discard()
+        if self.is_dir:
+            self.tmp.mkdir()
+        return self.tmp
+
+    def _clean_stale(self) -> None:
+        for p in self.path.parent.glob(f".{self.path.name}.*-*"):
+            kind, _, pid = p.name.rpartition("-")
+            if not kind.endswith((".tmp", ".old")) or not pid.isdigit() or _alive(int(pid)):
+                continue
+            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+
+    def commit(self) -> None:
+        if self.is_dir and self.path.exists():
+            # A directory cannot be renamed over a non-empty one: move the old aside first.
+            old = self.path.parent / f".{self.path.name}.old-{os.getpid()}"
+            os.rename(self.path, old)
+            os.rename(self.tmp, self.path)
+            shutil.rmtree(old)
+        else:
+            os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        if self.tmp.is_dir():
+            shutil.rmtree(self.tmp)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def output_paths(out: Path, quarantine: Path | None, report: Path | None) -> tuple[Path, Path]:
+    """The quarantine and report paths: as given, or next to the output (`NAME.quarantine.jsonl`,
+    `NAME.report.json` beside `NAME.parquet` or the directory `NAME`)."""
+    base = out.parent / (out.name[: -len(".parquet")] if out.name.endswith(".parquet") else out.name)
+    return (quarantine or base.with_name(base.name + ".quarantine.jsonl"),
+            report or base.with_name(base.name + ".report.json"))
+
+
+def _check_outputs(out: Path, single: bool, quarantine: Path, report: Path, shard_rows: int | None) -> None:
+    if single and shard_rows is not None:
+        raise InputError(f"--shard-rows applies to a directory output; {out} ends in .parquet and is written "
+                         f"as one file (give a path without .parquet for shards)")
+    if single and out.is_dir():
+        raise InputError(f"{out} is a directory; a path ending in .parquet is written as one file "
+                         f"(give a path without .parquet to write shards into a directory)")
+    if not single and out.exists():
+        if not out.is_dir():
+            raise InputError(f"{out} exists and is not a directory; a path without .parquet is a directory "
+                             f"of shards (give a path ending in .parquet to write one file)")
+        foreign = sorted(p.name for p in out.iterdir() if not (p.name.startswith("part-") and p.suffix == ".parquet"))
+        if foreign:
+            raise InputError(f"{out} exists and holds files other than part-*.parquet shards ({', '.join(foreign[:3])}"
+                             f"{', ...' if len(foreign) > 3 else ''}); it is not replaced: choose another --out")
+    paths = {"--out": out.resolve(), "--quarantine": quarantine.resolve(), "--report": report.resolve()}
+    for name, p in list(paths.items())[1:]:
+        if p == paths["--out"] or (not single and paths["--out"] in p.parents):
+            raise InputError(f"{name} {p} would be inside or replace the output {out}; put it elsewhere")
+        if p.is_dir():
+            raise InputError(f"{name} {p} is a directory; it must be a file path")
+    if paths["--quarantine"] == paths["--report"]:
+        raise InputError(f"--quarantine and --report are the same file ({quarantine}); give two paths")
+
+
+class _ParquetSink:
+    """Record tables → row groups of ROW_GROUP_ROWS rows, in one file or in shards of
+    `shard_rows` rows. Bounds depend only on the rows, never on how batches arrived."""
+
+    def __init__(self, tmp: Path, single: bool, shard_rows: int, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+        self.tmp = tmp
+        self.single = single
+        self.shard_rows = shard_rows
+        self.group_rows = row_group_rows
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.writer: pq.ParquetWriter | None = None
+        self.shard_written = 0
+        self.shards: list[dict] = []
+
+    def _open(self) -> None:
+        name = SHARD_NAME.format(len(self.shards))
+        path = self.tmp if self.single else self.tmp / name
+        self.writer = pq.ParquetWriter(path, arrow_schema(), compression=COMPRESSION)
+        self.shards.append({"path": name, "rows": 0})
+        self.shard_written = 0
+
+    def _close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self.pending.append(table)
+            self.pending_rows += table.num_rows
+            self._drain(final=False)
+
+    def _drain(self, final: bool) -> None:
+        while self.pending_rows and (final or self.pending_rows >= self.group_rows):
+            if self.writer is None:
+                self._open()
+            room = self.group_rows if self.single else min(self.group_rows, self.shard_rows - self.shard_written)
+            if not final and self.pending_rows < room:
+                return
+            table = pa.concat_tables(self.pending)
+            n = min(room, table.num_rows)
+            self.writer.write_table(table.slice(0, n), row_group_size=n)
+            rest = table.slice(n)
+            self.pending = [rest] if rest.num_rows else []
+            self.pending_rows = rest.num_rows
+            self.shard_written += n
+            self.shards[-1]["rows"] += n
+            if not self.single and self.shard_written >= self.shard_rows:
+                self._close()
+
+    def finish(self) -> list[dict]:
+        self._drain(final=True)
+        if not self.shards:  # no records at all: still a readable, empty file with the schema
+            self._open()
+        self._close()
+        return self.shards
+
+    def abort(self) -> None:
+        try:
+            self._close()
+        except Exception:  # closing a half-written file may fail; it is deleted anyway
+            pass
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class _Batch:
+    rejected: list[Rejected] = field(default_factory=list)  # rejections that came before the docs
+    docs: list[Document] = field(default_factory=list)
+    where: list[tuple[str, str | None]] = field(default_factory=list)  # (source, location) per doc
+    chars: int = 0
+
+
+def _batches(items: Iterable[Ingested | Rejected]) -> Iterator[_Batch]:
+    b = _Batch()
+    for item in items:
+        if isinstance(item, Rejected):
+            b.rejected.append(item)
+        else:
+            b.docs.append(item.doc)
+            b.where.append((item.source, item.location))
+            b.chars += len(item.doc.text)
+        if len(b.docs) >= BATCH_DOCS or b.chars >= BATCH_CHARS or len(b.rejected) >= BATCH_DOCS:
+            yield b
+            b = _Batch()
+    if b.docs or b.rejected:
+        yield b
+
+
+def _run_in_order(segment, batches: Iterator[_Batch], workers: int
+                  ) -> Iterator[tuple[_Batch, tuple]]:
+    """(batch, segment_batch's answer) in input order; at most IN_FLIGHT_PER_WORKER × workers
+    batches read ahead."""
+    if workers <= 1:
+        for b in batches:
+            yield b, segment_batch(segment, b.docs)
+        return
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                                      else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["builder.run", getattr(segment, "__module__", "builder.segment")])
+    pool: Executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    window: deque[tuple[_Batch, Future]] = deque()
+    try:
+        for b in batches:
+            window.append((b, pool.submit(segment_batch, segment, b.docs)))
+            if len(window) >= IN_FLIGHT_PER_WORKER * workers:
+                done, fut = window.popleft()
+                yield done, fut.result()
+        while window:
+            done, fut = window.popleft()
+            yield done, fut.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, *, workers: int | None = None,
+                   quarantine: os.PathLike | str | None = None, report: os.PathLike | str | None = None,
+                   shard_rows: int | None = None, fields: Fields = Fields(), progress: bool = False,
+                   segment: Callable[[Document], list[dict]] | None = None) -> dict:
+    """Segment every document of `inputs` into records written to `out` (a .parquet file, or a
+    directory of shards); write the quarantine (JSONL) and the run report (JSON); return the
+    report. Raises InputError for a problem with the run itself before anything is written.
+    An existing output of the same kind is replaced (atomically) when the run succeeds."""
+    inputs = [Path(p) for p in inputs]
+    out = Path(out)
+    single = out.name.endswith(".parquet")
+    quarantine_path, report_path = output_paths(out, Path(quarantine) if quarantine else None,
+                                                Path(report) if report else None)
+    _check_outputs(out, single, quarantine_path, report_path, shard_rows)
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise InputError(f"--workers {workers}: must be 1 or more")
+    # Never read the run's own outputs (nor earlier ones) as input.
+    items = read_documents(inputs, fields, exclude=[out, quarantine_path, report_path])
+    if segment is None:
+        from builder.segment import SEGMENTER_VERSION, segment  # noqa: F811 - the default segmenter
+    else:
+        SEGMENTER_VERSION = getattr(sys.modules.get(segment.__module__), "SEGMENTER_VERSION", None)
+
+    targets = {"out": _Target(out, is_dir=not single), "quarantine": _Target(quarantine_path, False),
+               "report": _Target(report_path, False)}
+    stats = {"read": 0, "segmented": 0, "quarantined": 0, "without_records": 0}
+    reasons: Counter[str] = Counter()
+    encodings: Counter[str] = Counter()
+    per_type = [0] * len(TYPE_NAMES)
+
+    old_term = signal.signal(signal.SIGTERM, _sigterm) if _main_thread() else None
+    sink = None
+    try:
+        tmp_out = targets["out"].open()
+        sink = _ParquetSink(tmp_out, single, shard_rows or SHARD_ROWS)
+        with open(targets["quarantine"].open(), "w", encoding="utf-8") as qf:
+
+            def reject(r: Rejected) -> None:
+                stats["read"] += 1
+                stats["quarantined"] += 1
+                reasons[r.kind] += 1
+                qf.write(json.dumps(r.as_json(), ensure_ascii=False) + "\n")
+
+            bar = _progress(progress)
+            for b, (table, failures, counts) in _run_in_order(segment, _batches(items), workers):
+                for r in b.rejected:
+                    reject(r)
+                for doc, (source, location), failure, n in zip(b.docs, b.where, failures, counts):
+                    encodings[doc.encoding] += 1
+                    if failure is not None:
+                        reject(Rejected(source, failure[0], failure[1], doc.doc_id, location))
+                        continue
+                    stats["read"] += 1
+                    stats["segmented"] += 1
+                    stats["without_records"] += n == 0
+                if table.num_rows:
+                    for t, c in enumerate(_bincount(table.column("type").to_numpy())):
+                        per_type[t] += c
+                sink.add(table)
+                if bar is not None:
+                    bar.update(len(b.docs) + len(b.rejected))
+            if bar is not None:
+                bar.close()
+        shards = sink.finish()
+        sink = None
+
+        result = {
+            "inputs": [str(p) for p in inputs],
+            "output": str(out),
+            "shards": shards if not single else None,
+            "quarantine": str(quarantine_path),
+            "documents": dict(stats),
+            "quarantined": {k: reasons[k] for k in sorted(reasons)},
+            "records": {"total": sum(per_type), **{name: per_type[i] for i, name in enumerate(TYPE_NAMES)}},
+            "encodings": {k: encodings[k] for k in sorted(encodings)},
+            "segmenter_version": SEGMENTER_VERSION,
+            "schema_version": SCHEMA_VERSION,
+        }
+        assert stats["read"] == stats["segmented"] + stats["quarantined"]
+        with open(targets["report"].open(), "w", encoding="utf-8") as rf:
+            json.dump(result, rf, indent=2, ensure_ascii=False)
+            rf.write("\n")
+        for t in targets.values():  # the report last: its presence says the run completed
+            t.commit()
+        return result
+    finally:
+        if sink is not None:
+            sink.abort()
+        for t in targets.values():
+            t.discard()
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _bincount(values) -> list[int]:
+    import numpy as np
+
+    return [int(c) for c in np.bincount(values, minlength=len(TYPE_NAMES))]
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(unit="doc", desc="segment", file=sys.stderr, dynamic_ncols=True)

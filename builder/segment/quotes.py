@@ -1,0 +1,619 @@
+"""Direct quotes inside a span of text, with their speakers.
+
+How a quote is found:
+  marks      “…” and "…" are paired line by line. A straight mark opens when it follows a space or an
+             opening bracket/dash and closes otherwise. An opening mark left unclosed at the end of a
+             paragraph continues into the next paragraph when that one begins with an opening mark (the
+             news convention for a quote running over several paragraphs); the whole run is one quote
+             whose span includes the reopening mark. A single newline with no mark after it is a
+             wrapped line, and the quote goes on. Single marks (‘…’) are never quotes: they are nested
+             quotes, scare quotes or apostrophes.
+  span       the text between the marks, stripped of whitespace; punctuation inside the marks
+             (“…law.”, “…forces,”) is kept, since it is inside the marks as written.
+  halves     “…,” she said, “…” gives two quote records (each a contiguous span) with the same speaker.
+  not quotes one- or two-word quotes ("scare quotes") and short quotes in Title Case (titles of works:
+             songs, shows, slogans) unless a speech verb is attached to them.
+
+How the speaker is found, in order:
+  1. an attribution right after the closing mark, in the same sentence: `,” X said`, `,” said X`,
+     `” ― X` (a signed comment), `,” the statement read`, or a speech verb later in the sentence
+     whose subject comes just before it;
+  2. in the sentence before the opening mark: `X said “…`, `X said that … “…”`, `according to X`,
+     `…, saying “…` (the sentence's subject), or an introduction ending in a colon (`He said:`)
+     in the previous paragraph;
+  3. carried forward from the previous quote of the same or the previous paragraph.
+`speaker` is as written; `speaker_resolved` replaces a pronoun or a generic reference ("it",
+"the ministry", "the statement") with the nearest preceding named speaker.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Quote", "find_quotes"]
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    start: int
+    end: int
+    speaker: str | None
+    speaker_resolved: str | None
+    score: float
+
+
+OPENERS = "“„«‟"
+CLOSERS = "”»"
+STRAIGHT = '"'
+_MARK = re.compile(r'["“”„‟«»]')
+_LINE = re.compile(r"[^\n]*")
+
+# A straight mark opens after whitespace, start of text or an opening bracket/dash/slash.
+_OPEN_BEFORE = set(" \t\n\r\xa0([{—–-/\u2009\u200b" + OPENERS)
+# Inverse: a straight mark closes before whitespace, end of text or closing punctuation.
+_CLOSE_AFTER = set(" \t\n\r\xa0)]}.,;:!?—–-/\u2009\u200b…" + CLOSERS)
+
+SPEECH_VERBS = (
+    "said|says|say|saying|added|adds|adding|told|tells|telling|tell|reiterated|reiterates|reiterating|stated|"
+    "states|stating|wrote|writes|writing|noted|notes|noting|pointed out|points out|pointing out|explained|"
+    "explains|explaining|asked|asks|asking|argued|argues|arguing|claimed|claims|claiming|declared|declares|"
+    "declaring|insisted|insists|insisting|warned|warns|warning|continued|continues|tweeted|tweets|tweeting|"
+    "posted|replied|replies|replying|responded|responds|responding|announced|announces|acknowledged|"
+    "acknowledges|admitted|admits|suggested|suggests|recalled|recalls|recalling|remarked|observed|concluded|"
+    "quipped|joked|jokes|shouted|shouts|yelled|urged|urges|predicted|predicts|promised|promises|vowed|vows|"
+    "conceded|concedes|countered|counters|charged|complained|complains|contended|contends|emphasized|"
+    "emphasised|emphasizes|stressed|stresses|boasted|boasts|mocked|thundered|cautioned|cautions|"
+    "confirmed|confirms|denied|denies|testified|testifies|demanded|demands|asserted|asserts|"
+    "maintained|maintains|proclaimed|proclaims|announced|exclaimed|added|chimed in|went on|"
+    "read|reads|reported|reports|recounted|recounts|remembered|described|describes|called|calls|"
+    "answered|answers|agreed|agrees|began|begins|interjected|retorted|snapped|sniffed|scoffed|"
+    "wondered|mused|marveled|lamented|laments|acknowledged|cited|opined|pleaded|pledged|pledges|"
+    "admitted|surmised|reasoned|whispered|screamed|sang|sings|chanted|chants|texted|emailed|"
+    "repeated|repeats|summed up|put it|wrote in|elaborated|offered|insisted|blasted|slammed|"
+    "accused|accuses|praised|praises|criticized|criticizes|dismissed|thanked|hailed|touted|"
+    "conceded|acknowledging|explaining|predicting|promising|vowing|calling|describing|suggest|add|write|note|"
+    "claim|argue|insist|warn|ask|explain|declare|state|admit|acknowledge|respond|reply|tweet|concede|predict"
+)
+_VERB = re.compile(r"\b(?:" + SPEECH_VERBS + r")\b")
+# Verbs that need the thing read or reported: "the statement read", not "she read a book".
+_WEAK_VERBS = {"read", "reads", "reported", "reports", "called", "calls", "calling", "described", "describes",
+               "describing", "began", "begins", "offered", "cited", "accused", "accuses", "praised", "praises",
+               "criticized", "criticizes", "dismissed", "thanked", "hailed", "touted", "blasted", "slammed",
+               "agreed", "agrees", "answered", "answers", "continued", "continues", "went on", "repeated",
+               "repeats", "posted", "confirmed", "confirms", "denied", "denies"}
+_PARTICIPLES = re.compile(r"ing$")
+_DOCUMENTS = re.compile(
+    r"\b((?:the|a|an|its|his|her|their|that|this)\s+(?:[\w’'-]+\s+){0,3}?"
+    r"(?:statement|letter|post|tweet|message|release|note|memo|report|email|e-mail|text|filing|complaint|"
+    r"lawsuit|ruling|order|sign|caption|headline|banner|ad|advertisement|video|clip|website|page|document|"
+    r"petition|editorial|column|announcement|transcript|book|article|story|poster|placard|card))\s+"
+    r"(?:also\s+)?(read|reads|said|says|stated|states|added|adds|noted|notes|declared|declares|warned|warns)\b",
+    re.I)
+_ACCORDING = re.compile(r"\baccording\s+to\s+", re.I)
+_DASH_SIGN = re.compile(r"^[\s\xa0]*[―—–-]{1,2}[\s\xa0]*(?=[A-Z@])")
+_WORD = re.compile(r"[^\W_][\w’'.\-&]*|[,;:()\[\]—–―]")
+_SENT_END = re.compile(r"[.!?…]+[\"”’)]*(?=[\s\xa0]+[\"“‘(]?[A-Z0-9])|[\n]")
+_ABBREV = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|Sen|Rep|Reps|Gov|Gen|Lt|Col|Capt|Sgt|Prof|Rev|St|Jr|Sr|Inc|Corp|Co|Ltd|No|vs|Vol|"
+    r"Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec|Ft|Mt|Pres|Atty|Supt|Cmdr|Adm|Maj|Sens|Govs|Mass|Calif|Fla|"
+    r"Ariz|Ill|Mich|Penn|Wis|Minn|Tenn|Ky|Va|Ga|Ala|Miss|Conn|Colo|Nev|Ore|Wash|Del|Md|Okla|Neb|Kan|Ark|"
+    r"La|Tex|Ind|Mo|Mont|Wyo|Del|R|D|I)|\b[A-Z]|\b(?:[A-Z]\.)+[A-Z])$")
+
+PRONOUNS = {"he", "she", "it", "they", "we", "i", "you"}
+_DETERMINERS = {"the", "a", "an", "another", "one", "his", "her", "its", "their", "our", "my", "your", "this",
+                "that", "these", "those", "some", "several", "many", "two", "three", "both", "each", "other"}
+# Lowercase words that can sit inside a speaker's noun phrase.
+_NP_LINKS = {"of", "for", "at", "de", "la", "van", "von", "da", "del", "bin", "al", "and", "’s", "'s"}
+# Words between a subject and its speech verb: "he also said", "Trump has repeatedly said".
+_AUX = {"also", "later", "earlier", "then", "further", "previously", "repeatedly", "recently", "once", "has",
+        "had", "have", "will", "would", "could", "might", "may", "did", "does", "do", "again", "simply",
+        "just", "flatly", "publicly", "privately", "quickly", "immediately", "often", "frequently", "reportedly",
+        "allegedly", "angrily", "bluntly", "was", "is", "once", "finally", "even", "still", "only",
+        "first", "last", "never", "always", "has", "then-", "herself", "himself", "openly", "already", "even",
+        "subsequently", "separately", "specifically", "pointedly", "famously", "candidly", "directly",
+        "similarly", "likewise", "ultimately", "eventually", "quietly", "loudly", "tersely", "jokingly"}
+# Words that end a backwards scan for a subject: clause starters, prepositions, verbs of being.
+_STOP = {"that", "which", "who", "whom", "whose", "and", "but", "or", "nor", "while", "as", "when", "because",
+         "if", "after", "before", "since", "than", "so", "to", "is", "was", "were", "are", "be", "been", "in",
+         "on", "with", "by", "from", "into", "about", "where", "what", "how", "why", "not", "no", "also", "we",
+         "over", "under", "during", "through", "against", "among", "until", "unless", "though", "although",
+         "yet", "whether", "per", "via", "like", "upon", "onto", "across", "behind", "after", "toward", "towards"}
+_GENERIC_HEADS = {"ministry", "statement", "department", "agency", "spokesman", "spokeswoman", "spokesperson",
+                  "official", "officials", "campaign", "company", "group", "organization", "government", "office",
+                  "committee", "party", "letter", "report", "post", "tweet", "source", "sources", "aide", "aides",
+                  "candidate", "nominee", "president", "senator", "governor", "court", "judge", "lawyer",
+                  "attorney", "union", "firm", "administration", "ad", "video", "clip", "release", "memo",
+                  "website", "secretary", "minister", "chairman", "chairwoman", "leader", "team", "network",
+                  "paper", "newspaper", "magazine", "council", "board", "commission", "authorities", "police",
+                  "foundation", "institute", "center", "agency", "white", "house", "senate", "congress",
+                  "spokesmen", "representative", "ambassador", "embassy", "military", "army", "kremlin",
+                  "pentagon", "the", "a", "an", "its", "his", "her", "their"}
+
+
+def _is_opener(text: str, i: int, start: int, end: int) -> bool:
+    """Whether the straight mark at i opens a quote, judged by its neighbours."""
+    before = text[i - 1] if i > start else " "
+    after = text[i + 1] if i + 1 < end else " "
+    if before in _OPEN_BEFORE and after not in " \t\n\r\xa0":
+        return True
+    return False
+
+
+def _pairs(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
+    """(position of the opening mark, position of the closing mark, continued over paragraphs)."""
+    found: list[tuple[int, int, bool]] = []
+    open_at = -1  # position of the pending opening mark, -1 when none
+    multi = False
+    blank_since_open = False
+    pos = start
+    for line in _LINE.finditer(text, start, end):
+        ls, le = line.span()
+        if ls >= end:
+            break
+        if ls != pos:  # finditer yields empty matches at newlines; only real line starts matter
+            pass
+        body = line.group()
+        if not body.strip():
+            if open_at >= 0:
+                blank_since_open = True
+            continue
+        first = ls + (len(body) - len(body.lstrip(" \t\xa0\u200b")))
+        reopened = False
+        if open_at >= 0 and text[first] in OPENERS or (
+                open_at >= 0 and text[first] == STRAIGHT and _is_opener(text, first, start, end)):
+            if first > open_at + 1 and text.count("\n", open_at, first):
+                reopened = True  # a quote running on into this paragraph
+                multi = True
+        elif open_at >= 0 and blank_since_open:
+            open_at = -1  # unclosed at the end of its paragraph: not a quote we can delimit
+            multi = False
+        blank_since_open = False
+        for m in _MARK.finditer(text, ls, le):
+            i = m.start()
+            ch = text[i]
+            if reopened and i == first:
+                continue
+            if ch in OPENERS:
+                is_open = True
+                if open_at >= 0 and not _is_opener(text, i, start, end):
+                    is_open = False  # “…“ typed with two opening marks
+            elif ch in CLOSERS:
+                is_open = open_at < 0 and _is_opener(text, i, start, end) and not (
+                    i + 1 < end and text[i + 1] in _CLOSE_AFTER)
+            else:
+                if open_at < 0:
+                    is_open = _is_opener(text, i, start, end) or (
+                        i + 1 < end and text[i + 1] not in _CLOSE_AFTER)
+                else:
+                    is_open = False  # inside “…”, a nested "…" is rare; a straight mark closes
+            if is_open:
+                open_at, multi = i, False
+            elif open_at >= 0:
+                found.append((open_at, i, multi))
+                open_at, multi = -1, False
+    return found
+
+
+def _strip_span(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+def _sentence_start(text: str, lo: int, i: int) -> int:
+    """Start of the sentence that holds position i, not before lo (a paragraph start)."""
+    s = lo
+    for m in _SENT_END.finditer(text, lo, i):
+        if m.group() == "\n":
+            s = m.end()
+            continue
+        if _ABBREV.search(text, max(lo, m.start() - 8), m.start()):
+            continue
+        s = m.end()
+    return s
+
+
+def _sentence_end(text: str, i: int, hi: int) -> int:
+    for m in _SENT_END.finditer(text, i, hi):
+        if m.group() == "\n":
+            return m.start()
+        if _ABBREV.search(text, max(i, m.start() - 8), m.start()):
+            continue
+        return m.end()
+    return hi
+
+
+def _tokens(s: str) -> list[str]:
+    return _WORD.findall(s)
+
+
+def _clean(words: list[str]) -> str | None:
+    while words and words[-1] in {",", ";", ":", "(", "—", "–", "―", "and"}:
+        words.pop()
+    while words and words[0] in {",", ";", ":", ")", "—", "–", "―"}:
+        words.pop(0)
+    if not words:
+        return None
+    out = " ".join(words).replace(" ,", ",").replace("( ", "(").replace(" )", ")")
+    out = out.rstrip(".") if not re.search(r"\b[A-Z]\.$|\b(?:Jr|Sr|Inc|Co|Corp)\.$", out) else out
+    return out or None
+
+
+def _looks_like_np(words: list[str]) -> bool:
+    if not words:
+        return False
+    low = words[0].lower()
+    if len(words) == 1 and low in PRONOUNS:
+        return True
+    return any(w[:1].isupper() or w.lower() in _GENERIC_HEADS for w in words if w.lower() not in _DETERMINERS)
+
+
+def _subject_before(s: str) -> str | None:
+    """The noun phrase that ends s (the subject of a speech verb that follows s)."""
+    words = _tokens(s)
+    # auxiliaries and adverbs between subject and verb
+    while words and (words[-1].lower() in _AUX or words[-1].lower().endswith("ly") and words[-1].islower()):
+        words.pop()
+    if words and words[-1] in {",", "—", "–", ")"}:
+        return _appositive_head(words)
+    np: list[str] = []
+    while words:
+        w = words[-1]
+        low = w.lower()
+        if low in PRONOUNS and not np:
+            return w
+        if w in {",", ";", ":", "(", ")", "—", "–", "―"}:
+            break
+        if low in _STOP and not (low == "and" and np and words[-2:-1] and words[-2][:1].isupper()):
+            break
+        if w[:1].islower() and low not in _NP_LINKS and low not in _DETERMINERS and low not in _GENERIC_HEADS:
+            if not np or len(np) > 0 and not w.endswith(("s", "er", "or", "ist", "ian", "ant", "ent")):
+                break
+        np.insert(0, words.pop())
+        if low in _DETERMINERS:
+            break
+        if len(np) >= 9:
+            break
+    while np and np[0].lower() in _NP_LINKS:
+        np.pop(0)
+    if not _looks_like_np(np):
+        return None
+    return _clean(np)
+
+
+def _appositive_head(words: list[str]) -> str | None:
+    """`X, the director of Y, said`: the head X, first chunk of the clause before the verb."""
+    while words and words[-1] in {",", "—", "–", ")"}:
+        words.pop()
+    # walk back to the clause start: the previous comma-chunk boundary that is not inside the appositive
+    chunks: list[list[str]] = [[]]
+    for w in words:
+        if w in {",", "—", "–", "(", ")", ";", ":"}:
+            chunks.append([])
+        else:
+            chunks[-1].append(w)
+    chunks = [c for c in chunks if c]
+    if not chunks:
+        return None
+    # the appositive is the last chunk; the head is the chunk before it (or the last if only one)
+    cand = chunks[-2] if len(chunks) >= 2 else chunks[-1]
+    head = _subject_before(" ".join(cand))
+    if head:
+        return head
+    return _subject_before(" ".join(chunks[-1]))
+
+
+def _np_after(s: str) -> str | None:
+    """The noun phrase that starts s (the subject of an inverted attribution: `said X`)."""
+    words = _tokens(s)
+    np: list[str] = []
+    for w in words:
+        low = w.lower()
+        if w in {",", ";", ":", "(", ")", "—", "–", "―"}:
+            break
+        if low in _STOP and np:
+            break
+        if low in _STOP:
+            return None
+        if w[:1].islower() and low not in _NP_LINKS and low not in _DETERMINERS and low not in _GENERIC_HEADS \
+                and not np:
+            if low in PRONOUNS:
+                return w
+        if w[:1].islower() and np and low not in _NP_LINKS and low not in _GENERIC_HEADS and not (
+                np[-1].lower() in _DETERMINERS):
+            break
+        np.append(w)
+        if len(np) >= 9:
+            break
+    while np and (np[-1].lower() in _NP_LINKS or np[-1].lower() in _DETERMINERS):
+        np.pop()
+    if not _looks_like_np(np):
+        return None
+    return _clean(np)
+
+
+_ADVERBIAL_START = {"in", "on", "at", "during", "after", "before", "speaking", "asked", "later", "earlier", "then",
+                    "meanwhile", "still", "but", "and", "however", "yesterday", "today", "last", "this", "first",
+                    "second", "now", "instead", "indeed", "finally", "again", "also", "based", "according", "since",
+                    "while", "when", "as", "by", "for", "from", "with", "without", "despite", "under", "over",
+                    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "so", "yet",
+                    "thus", "moreover", "furthermore", "separately", "similarly", "likewise", "elsewhere", "here",
+                    "there", "nonetheless", "nevertheless", "of", "if", "although", "though", "because", "once",
+                    "to", "unlike", "like", "amid", "following", "throughout", "within", "across", "among"}
+
+
+def _sentence_subject(s: str) -> str | None:
+    """The subject that opens a clause (for `…, saying “…”`)."""
+    words = _tokens(s)
+    # skip opening adverbials: "In a statement, X said" / "On Monday, after the vote, X"
+    while "," in words[:12] and words:
+        w = words[0].lower()
+        if w in _ADVERBIAL_START or w.endswith(("ly", "ing")) and words[0][:1].isupper() or words[0][:1].isdigit():
+            words = words[words.index(",") + 1:]
+        else:
+            break
+    return _np_after(" ".join(words))
+
+
+_TIGHT_AFTER = re.compile(r"^[\s\xa0]*,?[\s\xa0]*")
+_PREP_TAIL = re.compile(r"^[\s\xa0]*(?:[,.;:!?]|$|(?:in|on|at|to|of|during|after|before|about|with|from|for|"
+                        r"while|when|as|last|this|on|earlier|later|yesterday|today|tonight|again|afterward|"
+                        r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|reporters|CNN|Fox|NBC|ABC|"
+                        r"CBS|MSNBC|him|her|them|me|us)\b)")
+
+
+def _tight_after(ctx: str, new_sentence: bool) -> str | None:
+    """`,” X said` / `,” said X` / `” ― X` / `,” the statement read` right after the closing mark."""
+    m = _DASH_SIGN.match(ctx)
+    if m:
+        return None if _VERB.match(ctx, m.end()) else _np_after(ctx[m.end():])
+    lead = ctx.lstrip(" ,\xa0\t")
+    v = _VERB.match(lead)
+    if v:
+        if new_sentence or v.group() in _WEAK_VERBS or v.group().endswith("ing"):
+            return None
+        return _np_after(lead[v.end():])
+    d = _DOCUMENTS.match(lead)
+    if d:
+        return d.group(1)
+    v = _VERB.search(lead, 0, 120)
+    if v is None or v.group().endswith("ing") or v.group() in _WEAK_VERBS and v.group() not in _ADJACENT_OK:
+        return None
+    head = lead[: v.start()]
+    if len(head.split()) > 12 or "," in head and not re.search(r",\s*$", head) and new_sentence:
+        return None
+    if head[:1].islower() and head.split()[0].lower() not in PRONOUNS and head.split()[0].lower() not in _DETERMINERS:
+        return None
+    if new_sentence and (_CLAUSE_NEXT.match(lead, v.end()) or len(head.split()) > 6):
+        return None
+    sp = _subject_before(head)
+    if sp and new_sentence and not sp[:1].isupper():
+        return None
+    return sp
+
+
+_ADJACENT_OK = {"continued", "continues", "went on", "reported", "reports", "posted", "answered", "answers",
+                "agreed", "agrees", "repeated", "repeats", "confirmed", "confirms"}
+# After a quote that ended its sentence, `X said it would…` starts reported speech, not an attribution.
+_CLAUSE_NEXT = re.compile(r"[\s\xa0]+(?:that|it|he|she|they|we|I|there|this|these|those|his|her|their|its)\b")
+
+
+def _loose_after(ctx: str) -> str | None:
+    """A speech verb later in the sentence: `“…,” with …, the ministry said in a statement.`"""
+    for v in _VERB.finditer(ctx):
+        verb = v.group()
+        if verb in _WEAK_VERBS or verb.endswith("ing"):
+            continue
+        sp = _subject_before(ctx[: v.start()])
+        if sp:
+            return sp
+    d = _DOCUMENTS.search(ctx)
+    if d:
+        return d.group(1)
+    a = _ACCORDING.search(ctx)
+    if a:
+        return _np_after(ctx[a.end():])
+    return None
+
+
+_STRONG_BEFORE_WEAK = {"read", "reads", "reported", "reports", "posted", "continued", "continues", "went on",
+                       "began", "begins", "offered", "agreed", "agrees", "answered", "answers", "repeated",
+                       "repeats", "confirmed", "confirms", "denied", "denies"}
+_INTRO = re.compile(r"[,:]?[\s\xa0]*$")
+
+
+def _before_attribution(ctx: str) -> str | None:
+    """Speaker in the sentence before an opening mark."""
+    a = None
+    for a in _ACCORDING.finditer(ctx):
+        pass
+    d = None
+    for d in _DOCUMENTS.finditer(ctx):
+        pass
+    for v in reversed(list(_VERB.finditer(ctx))):
+        verb = v.group()
+        if a and a.start() > v.start():
+            break
+        if d and d.start() <= v.start() < d.end():
+            return d.group(1)
+        rest = ctx[v.end():]
+        if verb in _STRONG_BEFORE_WEAK and rest.strip(" ,:\xa0"):
+            continue
+        before = ctx[: v.start()]
+        if verb.endswith("ing") and verb != "according":
+            if not re.search(r"[,;(—–]\s*$", before):
+                sp = _subject_before(before)  # `footage of Clinton asking, “…`
+                if sp and _named(sp):
+                    return sp
+            continue  # `X did Y, saying “…`: the speaker is an earlier subject
+        sp = _subject_before(before)
+        if sp:
+            return sp
+        # inverted: `Said Trump: “…` / `, said X, “…`
+        sp = _np_after(rest)
+        if sp and rest.strip(" ,:\xa0") and sp[:1].isupper():
+            return sp
+    if a:
+        return _np_after(ctx[a.end():])
+    # an unknown verb right before the mark: `Moscow reiterated “…`
+    m = _LOOSE_INTRO.search(ctx)
+    if m:
+        sp = _subject_before(ctx[: m.start(1)])
+        if sp and (_named(sp) or sp.lower() in PRONOUNS):
+            return sp
+    return None
+
+
+_LOOSE_INTRO = re.compile(r"\b([a-z]{3,}(?:ed|es|s))(?:[\s\xa0]+(?:him|her|them|us|me|reporters))?"
+                          r"[\s\xa0]*[,:]?[\s\xa0]*$")
+
+
+def _subject_fallback(ctx: str) -> str | None:
+    """The subject that opens the sentence of a partial quote (`Cruz called Trump a “liar”`)."""
+    sp = _sentence_subject(ctx)
+    if sp and (_named(sp) or sp.lower() in PRONOUNS):
+        return sp
+    return None
+
+
+def _named(s: str | None) -> bool:
+    if not s:
+        return False
+    ws = [w for w in _tokens(s) if w.lower() not in _DETERMINERS]
+    return any(w[:1].isupper() for w in ws) and not (len(ws) == 1 and ws[0].lower() in PRONOUNS)
+
+
+def _resolve(speaker: str, named: list[str]) -> str:
+    if _named(speaker) or not named:
+        return speaker
+    words = [w.lower() for w in _tokens(speaker) if w.lower() not in _DETERMINERS]
+    if words and words[-1] not in PRONOUNS:
+        head = words[-1]
+        for n in reversed(named):
+            if head in n.lower():
+                return n
+    return named[-1]
+
+
+_TITLE_WORD = re.compile(r"^(?:[A-Z0-9][\w’'.\-&!?]*|of|the|a|an|and|in|on|for|to|at|with|from|by|or|is|&)$")
+
+
+def _is_title_case(s: str) -> bool:
+    ws = s.strip(" .,!?;:").split()
+    return 0 < len(ws) <= 6 and all(_TITLE_WORD.match(w.strip(",.!?;:")) for w in ws) and ws[0][:1].isupper()
+
+
+def _colon_intro(text: str, lo: int, o: int) -> str | None:
+    """`He said:` ending the text just before the opening mark (same or previous paragraph)."""
+    k = o - 1
+    while k >= lo and text[k].isspace():
+        k -= 1
+    if k < lo or text[k] != ":":
+        return None
+    para_lo = text.rfind("\n", lo, k) + 1 or lo
+    sent_lo = _sentence_start(text, max(lo, para_lo), k)
+    ctx = text[sent_lo:k]
+    return _before_attribution(ctx + " ") or _subject_fallback(ctx)
+
+
+def find_quotes(text: str, start: int, end: int) -> list[Quote]:
+    """Direct quotes inside text[start:end], in order of position."""
+    out: list[Quote] = []
+    named: list[str] = []
+    prev: tuple[str | None, str | None, int] | None = None  # speaker, resolved, end of its paragraph
+    for o, c, _multi in _pairs(text, start, end):
+        qs, qe = _strip_span(text, o + 1, c)
+        if qe - qs < 2:
+            continue
+        para_lo = max(start, text.rfind("\n", start, o) + 1)
+        para_hi = text.find("\n", c, end)
+        para_hi = end if para_hi < 0 else para_hi
+        sent_lo = _sentence_start(text, para_lo, o)
+        after_hi = _sentence_end(text, c + 1, para_hi)
+        nxt = _MARK.search(text, c + 1, after_hi)
+        if nxt:
+            after_hi = nxt.start()
+        after = text[c + 1: after_hi]
+        before = text[sent_lo:o]
+        inner = text[qs:qe]
+        n_words = inner.count(" ") + 1
+        tail = after.lstrip(" \xa0\t")
+        new_sentence = inner[-1:] in ".!?…" and (tail[:1].isupper() or not tail)
+        starts_sentence = not before.strip()
+
+        route = "tight"
+        speaker = _tight_after(after, new_sentence)
+        if speaker is None and not new_sentence:
+            speaker, route = _loose_after(after), "loose"
+        if speaker is None:
+            speaker, route = _before_attribution(before), "before"
+        if speaker is None and starts_sentence:
+            speaker, route = _colon_intro(text, start, o), "colon"
+        if speaker is None and not starts_sentence:
+            speaker, route = _subject_fallback(before), "subject"
+        resolved = None
+        if speaker is None and prev is not None and prev[0] is not None and prev[2] == para_hi:
+            speaker, resolved, route = prev[0], prev[1], "same_para"
+        if speaker is None and starts_sentence and sent_lo > para_lo:
+            speaker, route = _last_speaker(text[para_lo:sent_lo]), "last_speaker"
+        if speaker is None and prev is not None and prev[0] is not None and _adjacent(text, prev[2], o):
+            speaker, resolved, route = prev[0], prev[1], "adjacent"
+        if speaker is None:
+            route = "none"
+        tight = route in ("tight", "colon") or route == "before" and _INTRO_END.search(before) is not None
+        if n_words <= 2 and not (route in ("tight", "loose", "before", "colon", "subject") or _VERB.search(before)):
+            continue  # a scare quote
+        if _is_title_case(inner) and not tight:
+            continue  # a title of a work or a slogan
+        if speaker is not None and resolved is None:
+            resolved = _resolve(speaker, named)
+            if _named(speaker):
+                named.append(speaker)
+        score = _ROUTE_SCORE[route]
+        if n_words <= 3:
+            score -= 0.2
+        if _DEBUG is not None:
+            _DEBUG.append(route)
+        out.append(Quote(qs, qe, speaker, resolved, round(max(0.05, min(1.0, score)), 3)))
+        prev = (speaker, resolved, para_hi)
+    return out
+
+
+_INTRO_END = re.compile(r"\b(?:" + SPEECH_VERBS + r")(?:[\s\xa0]+(?:that|him|her|them|us|me|reporters))?"
+                        r"[\s\xa0]*[,:]?[\s\xa0]*$")
+_ROUTE_SCORE = {"tight": 0.95, "loose": 0.9, "before": 0.9, "colon": 0.9, "subject": 0.75, "same_para": 0.85,
+                "last_speaker": 0.75, "adjacent": 0.8, "none": 0.6}
+_DEBUG: list | None = None
+
+
+_QUOTED = re.compile(r'["“][^"“”]*["”]')
+
+
+def _last_speaker(ctx: str) -> str | None:
+    """The subject of the last speech verb in ctx (earlier sentences of the paragraph)."""
+    ctx = _QUOTED.sub(" ; ", ctx)
+    for v in reversed(list(_VERB.finditer(ctx))):
+        if v.group() in _WEAK_VERBS:
+            continue
+        lo = max(0, max(ctx.rfind(". ", 0, v.start()), ctx.rfind("\n", 0, v.start())) + 1)
+        if v.group().endswith("ing"):
+            continue
+        sp = _subject_before(ctx[lo: v.start()])
+        if sp:
+            return sp
+        sp = _np_after(ctx[v.end():])
+        if sp and sp[:1].isupper():
+            return sp
+    return None
+
+
+def _adjacent(text: str, prev_para_end: int, o: int) -> bool:
+    """Whether the quote opening at o is in the paragraph of the previous quote or the one after it."""
+    gap = text[prev_para_end:o]
+    if "\n" not in gap:
+        return True
+    lines = gap.split("\n")
+    return not any(ln.strip() for ln in lines[1:-1])

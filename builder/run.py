@@ -27,6 +27,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import pyarrow as pa
@@ -90,10 +91,21 @@ def _check_records(doc: Document, records) -> str | None:
     return None
 
 
+@cache
+def storage_schema() -> pa.Schema:
+    """builder.schema.arrow_schema() with every column nullable: the schema of the files written.
+    datasets keeps a column's features from the metadata only when the stored field equals the one
+    the features imply, nullability included, and Features know no "not null": with non-nullable
+    columns `type` would load as a plain int64 instead of a ClassLabel. Non-null columns are
+    enforced before writing instead (_check_records)."""
+    schema = arrow_schema()
+    return pa.schema([f.with_nullable(True) for f in schema], metadata=schema.metadata)
+
+
 def _to_table(records: list[dict]) -> pa.Table:
     columns = {name: [r[name] for r in records] for name in FIELDS}
     columns["type"] = [TYPE_INDEX[t] for t in columns["type"]]
-    return pa.Table.from_pydict(columns, schema=arrow_schema())
+    return pa.Table.from_pydict(columns, schema=storage_schema())
 
 
 def _one_line(e: BaseException) -> str:
@@ -247,7 +259,7 @@ class _ParquetSink:
     def _open(self) -> None:
         name = SHARD_NAME.format(len(self.shards))
         path = self.tmp if self.single else self.tmp / name
-        self.writer = pq.ParquetWriter(path, arrow_schema(), compression=COMPRESSION)
+        self.writer = pq.ParquetWriter(path, storage_schema(), compression=COMPRESSION)
         self.shards.append({"path": name, "rows": 0})
         self.shard_written = 0
 

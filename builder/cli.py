@@ -71,5 +71,80 @@ def segment_cmd(inputs, out, workers, quarantine, report, shard_rows, id_field, 
                f"into {recs['total']} records: {out}", err=True)
 
 
+# --- Releases (builder/release.py) ---------------------------------------------------------------
+
+
+@cli.command("publish")
+@click.argument("records", type=click.Path(path_type=Path))
+@click.option("--labels", "labels_dir", type=click.Path(path_type=Path), default=None,
+              help="LABELS directory written by `builder pull` (labels.parquet + labels.json). Without it the "
+                   "release has no human labels, and its card says so.")
+@click.option("--name", required=True, help="Dataset name: lowercase letters, digits, '.', '_', '-'.")
+@click.option("--version", "version", required=True, help="Release version X.Y.Z; an existing one is refused.")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="RELEASES directory; the release goes to RELEASES/NAME/X.Y.Z.")
+@click.option("--ratios", default="80/10/10", show_default=True,
+              help="train/validation/test shares of documents, e.g. 80/10/10 or 0.7,0.15,0.15.")
+def publish_cmd(records: Path, labels_dir: Path | None, name: str, version: str, out: Path, ratios: str) -> None:
+    """Publish RECORDS (a records Parquet file or a directory of shards from any engine) as the
+    immutable release RELEASES/NAME/X.Y.Z: zstd Parquet splits grouped by document (near-duplicates
+    kept in one split), dataset card, manifest with checksums, Croissant metadata, changelog and
+    chart. Written to a temporary directory and renamed into place only when complete; the same
+    inputs give byte-identical files."""
+    from builder import release
+
+    staged = release.stage(records, labels_dir, name=name, version=version, out=out,
+                           ratios=release.parse_ratios(ratios))
+    try:
+        path = release.seal(staged, None)
+    finally:
+        staged.discard()
+    m = staged.manifest
+    rows = ", ".join(f"{s} {m['splits'][s]['rows']}" for s in release.SPLITS)
+    click.echo(f"published {name} {version}: {rows} records; fingerprint {m['fingerprint']}", err=True)
+    click.echo(f"{path}\n\nLoad it with:\n  python -c \"import datasets; print(datasets.load_dataset('{path}'))\"")
+
+
+@cli.command("verify")
+@click.argument("release_dir", metavar="RELEASE", type=click.Path(path_type=Path))
+@click.option("--skip-duplicates", is_flag=True,
+              help="Do not repeat the near-duplicate check (the slowest part on large releases).")
+def verify_cmd(release_dir: Path, skip_duplicates: bool) -> None:
+    """Check RELEASE (RELEASES/NAME/X.Y.Z) against its manifest: checksums and sizes of every file,
+    the fingerprint, file names, schema and features, row counts, order, unique record ids, class
+    indices, and that no document or near-duplicate group is in two splits. Prints every problem
+    and exits 1 when there is any."""
+    from builder import release
+
+    problems = release.verify(release_dir, duplicates=not skip_duplicates)
+    m = release.read_manifest(release_dir)
+    if problems:
+        for p in problems:
+            click.echo(f"FAIL {p}", err=True)
+        click.echo(f"{release_dir}: {len(problems)} problem(s); this is not the release {m['name']} {m['version']} "
+                   "as published", err=True)
+        sys.exit(1)
+    rows = sum(s["rows"] for s in m["splits"].values())
+    click.echo(f"ok {m['name']} {m['version']}: {len(m['files'])} data files, {rows} records, fingerprint "
+               f"{m['fingerprint']}")
+
+
+@cli.command("diff")
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the full diff as JSON (every record_id).")
+@click.option("--show", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Record ids to list per kind of change in the summary.")
+def diff_cmd(old: Path, new: Path, as_json: bool, show: int) -> None:
+    """Compare two releases by record_id: records added, removed and changed (any record field, with
+    counts per field), label changes (with transitions), and documents that moved split."""
+    import json
+
+    from builder import release
+
+    d = release.diff(old, new)
+    click.echo(json.dumps(d, indent=2, ensure_ascii=False) if as_json else release.diff_summary(d, show=show))
+
+
 def main() -> None:
     cli(prog_name="builder")

@@ -140,6 +140,10 @@ def _is_opener(text: str, i: int, start: int, end: int) -> bool:
     return False
 
 
+# A line ending in one of these ends its paragraph even without a blank line after it.
+_PARA_END = set(".!?:;\"”’)…")
+
+
 def _pairs(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
     """(position of the opening mark, position of the closing mark, continued over paragraphs)."""
     found: list[tuple[int, int, bool]] = []
@@ -160,19 +164,24 @@ def _pairs(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
             continue
         first = ls + (len(body) - len(body.lstrip(" \t\xa0\u200b")))
         reopened = False
-        if open_at >= 0 and text[first] in OPENERS or (
-                open_at >= 0 and text[first] == STRAIGHT and _is_opener(text, first, start, end)):
-            if first > open_at + 1 and text.count("\n", open_at, first):
+        if open_at >= 0:
+            opens = text[first] in OPENERS or text[first] == STRAIGHT and _is_opener(text, first, start, end)
+            same_family = (text[first] == STRAIGHT) == (text[open_at] == STRAIGHT)
+            if opens and same_family:
                 reopened = True  # a quote running on into this paragraph
                 multi = True
-        elif open_at >= 0 and blank_since_open:
-            open_at = -1  # unclosed at the end of its paragraph: not a quote we can delimit
-            multi = False
-        blank_since_open = False
+            elif opens or blank_since_open or text[ls - 2: ls - 1] in _PARA_END:
+                open_at = -1  # unclosed at the end of its paragraph: not a quote we can delimit
+                multi = False
+        skip_to = -1
         for m in _MARK.finditer(text, ls, le):
             i = m.start()
             ch = text[i]
-            if reopened and i == first:
+            if reopened and i == first or i <= skip_to:
+                continue
+            if ch == STRAIGHT and i > ls and text[i - 1] == "=":
+                skip_to = text.find(STRAIGHT, i + 1, le)  # a markup attribute: key="value"
+                skip_to = le if skip_to < 0 else skip_to
                 continue
             if ch in OPENERS:
                 is_open = True
@@ -206,7 +215,9 @@ def _strip_span(text: str, a: int, b: int) -> tuple[int, int]:
 def _sentence_start(text: str, lo: int, i: int) -> int:
     """Start of the sentence that holds position i, not before lo (a paragraph start)."""
     s = lo
-    for m in _SENT_END.finditer(text, lo, i):
+    for m in _SENT_END.finditer(text, lo, i + 3):  # the lookahead needs the characters at i
+        if m.end() > i:
+            break
         if m.group() == "\n":
             s = m.end()
             continue
@@ -248,7 +259,11 @@ def _looks_like_np(words: list[str]) -> bool:
     low = words[0].lower()
     if len(words) == 1 and low in PRONOUNS:
         return True
-    return any(w[:1].isupper() or w.lower() in _GENERIC_HEADS for w in words if w.lower() not in _DETERMINERS)
+    rest = [w for w in words if w.lower() not in _DETERMINERS]
+    if not rest:
+        return False
+    return low in _DETERMINERS or any(w[:1].isupper() or w.lower() in _GENERIC_HEADS or w.lower().endswith(_AGENT)
+                                      for w in rest)
 
 
 def _subject_before(s: str) -> str | None:
@@ -270,7 +285,7 @@ def _subject_before(s: str) -> str | None:
         if low in _STOP and not (low == "and" and np and words[-2:-1] and words[-2][:1].isupper()):
             break
         if w[:1].islower() and low not in _NP_LINKS and low not in _DETERMINERS and low not in _GENERIC_HEADS:
-            if not np or len(np) > 0 and not w.endswith(("s", "er", "or", "ist", "ian", "ant", "ent")):
+            if not (low.endswith(_AGENT) or _det_within(words)):
                 break
         np.insert(0, words.pop())
         if low in _DETERMINERS:
@@ -282,6 +297,20 @@ def _subject_before(s: str) -> str | None:
     if not _looks_like_np(np):
         return None
     return _clean(np)
+
+
+_AGENT = ("s", "er", "or", "ist", "ian", "ant", "ent", "man", "woman", "person", "one", "body")
+
+
+def _det_within(words: list[str], n: int = 3) -> bool:
+    """A determiner among the n words before the last one, with nothing clause-like between."""
+    for w in reversed(words[-n - 1:-1]):
+        low = w.lower()
+        if low in _DETERMINERS:
+            return True
+        if low in _STOP or not w[:1].isalnum():
+            return False
+    return False
 
 
 def _appositive_head(words: list[str]) -> str | None:
@@ -342,7 +371,8 @@ _ADVERBIAL_START = {"in", "on", "at", "during", "after", "before", "speaking", "
                     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "so", "yet",
                     "thus", "moreover", "furthermore", "separately", "similarly", "likewise", "elsewhere", "here",
                     "there", "nonetheless", "nevertheless", "of", "if", "although", "though", "because", "once",
-                    "to", "unlike", "like", "amid", "following", "throughout", "within", "across", "among"}
+                    "to", "unlike", "like", "amid", "following", "throughout", "within", "across", "among",
+                    "which", "who", "where", "whose", "whom", "that", "not", "including", "especially"}
 
 
 def _sentence_subject(s: str) -> str | None:
@@ -373,7 +403,7 @@ def _tight_after(ctx: str, new_sentence: bool) -> str | None:
     lead = ctx.lstrip(" ,\xa0\t")
     v = _VERB.match(lead)
     if v:
-        if new_sentence or v.group() in _WEAK_VERBS or v.group().endswith("ing"):
+        if new_sentence or v.group() in _WEAK_VERBS and v.group() not in _INVERTED_OK or v.group().endswith("ing"):
             return None
         return _np_after(lead[v.end():])
     d = _DOCUMENTS.match(lead)
@@ -395,10 +425,21 @@ def _tight_after(ctx: str, new_sentence: bool) -> str | None:
     return sp
 
 
+_INVERTED_OK = {"read", "reads", "continued", "continues", "answered", "agreed", "repeated"}
 _ADJACENT_OK = {"continued", "continues", "went on", "reported", "reports", "posted", "answered", "answers",
                 "agreed", "agrees", "repeated", "repeats", "confirmed", "confirms"}
 # After a quote that ended its sentence, `X said it would…` starts reported speech, not an attribution.
 _CLAUSE_NEXT = re.compile(r"[\s\xa0]+(?:that|it|he|she|they|we|I|there|this|these|those|his|her|their|its)\b")
+
+
+_COMMA_TAIL = re.compile(r"^[\s\xa0]*((?:[A-Z][\w’'.\-]*[\s\xa0]+){1,4}|(?:he|she|they|it|we|I)[\s\xa0]+)"
+                         r"(?:also[\s\xa0]+)?[a-z]{3,}(?:s|ed)\b")
+
+
+def _comma_tail(ctx: str) -> str | None:
+    """`“…,” Bozell concludes`: a name and any verb after a quote that ends in a comma."""
+    m = _COMMA_TAIL.match(ctx)
+    return _clean(m.group(1).split()) if m else None
 
 
 def _loose_after(ctx: str) -> str | None:
@@ -474,7 +515,7 @@ _LOOSE_INTRO = re.compile(r"\b([a-z]{3,}(?:ed|es|s))(?:[\s\xa0]+(?:him|her|them|
 def _subject_fallback(ctx: str) -> str | None:
     """The subject that opens the sentence of a partial quote (`Cruz called Trump a “liar”`)."""
     sp = _sentence_subject(ctx)
-    if sp and (_named(sp) or sp.lower() in PRONOUNS):
+    if sp and (_named(sp) or sp.lower() in PRONOUNS or sp.split()[0].lower() in _DETERMINERS):
         return sp
     return None
 
@@ -546,6 +587,8 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
 
         route = "tight"
         speaker = _tight_after(after, new_sentence)
+        if speaker is None and inner[-1:] == ",":
+            speaker = _comma_tail(after)
         if speaker is None and not new_sentence:
             speaker, route = _loose_after(after), "loose"
         if speaker is None:
@@ -559,7 +602,8 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
             speaker, resolved, route = prev[0], prev[1], "same_para"
         if speaker is None and starts_sentence and sent_lo > para_lo:
             speaker, route = _last_speaker(text[para_lo:sent_lo]), "last_speaker"
-        if speaker is None and prev is not None and prev[0] is not None and _adjacent(text, prev[2], o):
+        if speaker is None and prev is not None and prev[0] is not None and not text[para_lo:o].strip() \
+                and _adjacent(text, prev[2], o):
             speaker, resolved, route = prev[0], prev[1], "adjacent"
         if speaker is None:
             route = "none"

@@ -71,6 +71,124 @@ def segment_cmd(inputs, out, workers, quarantine, report, shard_rows, id_field, 
                f"into {recs['total']} records: {out}", err=True)
 
 
+# --- Labeling in Label Studio (builder/studio.py, builder/labels.py) -----------------------------
+
+
+@cli.group("studio")
+def studio_group() -> None:
+    """Run the local Label Studio server: its own cached environment (label-studio 1.23.2), data under
+    the state directory ($BUILDER_STATE_DIR, default ./.state), on 127.0.0.1 only."""
+
+
+def _say(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@studio_group.command("start")
+def studio_start() -> None:
+    """Install the server when missing (once, ~2 min), start it on a free loopback port, wait until it
+    answers, and print its URL and the admin's credentials."""
+    from builder import studio
+
+    srv = studio.start(log=_say)
+    click.echo(f"Label Studio runs at {srv.url} (pid {srv.pid})\n"
+               f"  admin login: {srv.username} / {srv.password}\n"
+               f"  API token:   {srv.token}\n"
+               f"  data dir:    {srv.data_dir}\n"
+               f"For scripts: export LABEL_STUDIO_URL={srv.url} LABEL_STUDIO_API_KEY={srv.token}")
+
+
+@studio_group.command("stop")
+def studio_stop() -> None:
+    """Stop the server (SIGTERM to its process group, SIGKILL after 15 s). Data stays."""
+    from builder import studio
+
+    srv = studio.stop()
+    click.echo(f"stopped Label Studio at {srv.url} (pid {srv.pid})" if srv else "Label Studio was not running")
+
+
+@studio_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print url, token, data_dir and pid as JSON (exit 1 when stopped).")
+def studio_status(as_json: bool) -> None:
+    """Say whether the server runs, and where. Exit status 1 when it does not."""
+    import json
+
+    from builder import studio
+
+    srv = studio.status()
+    if as_json:
+        click.echo(json.dumps(srv.public() | {"running": True} if srv else {"running": False}, indent=2))
+    elif srv:
+        click.echo(f"Label Studio runs at {srv.url} (pid {srv.pid}), data dir {srv.data_dir}")
+    else:
+        click.echo("Label Studio is not running (start it with `builder studio start`)")
+    if srv is None:
+        sys.exit(1)
+
+
+@studio_group.command("add-annotator")
+@click.argument("name")
+@click.option("--password", default=None, help="Password to set (default: a random one, printed).")
+def studio_add_annotator(name: str, password: str | None) -> None:
+    """Create an annotator account NAME (login NAME@builder.local, or NAME itself when it is an
+    e-mail) that logs in through the web page and has its own API token."""
+    from builder import studio
+
+    acct = studio.add_annotator(name, password)
+    srv = studio.status()
+    click.echo(f"annotator {acct['email']} created: open {srv.url if srv else 'the server'} and log in with\n"
+               f"  e-mail:    {acct['email']}\n  password:  {acct['password']}\n  API token: {acct['token']}")
+
+
+@cli.command("push")
+@click.argument("records", type=click.Path(path_type=Path))
+@click.option("--project", required=True, help="Label Studio project title; created (config + guidelines) when missing.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Tasks per import request; each batch is committed whole.")
+def push_cmd(records: Path, project: str, batch_size: int) -> None:
+    """Send RECORDS (a records Parquet file or directory) to Label Studio as tasks, pre-annotated with
+    the segmenter's type and score. Tasks are keyed by record_id: pushing again adds only new
+    records, and an interrupted push completes when run again. Server: LABEL_STUDIO_URL and
+    LABEL_STUDIO_API_KEY, else the running `builder studio` server."""
+    from tqdm import tqdm
+
+    from builder import studio
+
+    client = studio.connect()
+    with tqdm(unit="task", desc=f"push {project}", disable=None) as bar:
+        rep = studio.push(records, project, client=client, batch_size=batch_size, on_batch=bar.update)
+    made = "created" if rep.created else "existing"
+    click.echo(f"{made} project {project!r} (id {rep.project_id}): {rep.records} records, {rep.already} already "
+               f"there, {rep.imported} imported in {rep.batches} batches", err=True)
+    if rep.duplicates_in_project:
+        click.echo(f"warning: {len(rep.duplicates_in_project)} record_ids occur in several tasks of the project "
+                   f"(made outside builder push), e.g. {rep.duplicates_in_project[0]}", err=True)
+
+
+@cli.command("pull")
+@click.option("--project", required=True, help="Label Studio project title.")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="LABELS directory to write (replaced as a whole when the pull succeeds).")
+def pull_cmd(project: str, out: Path) -> None:
+    """Take an export snapshot of the project and write LABELS: the raw export (checksummed),
+    annotations.parquet (one row per record and annotator), labels.parquet (one row per record:
+    majority label, agreement, status) and labels.json (counts, Krippendorff's alpha, rejected
+    labels with reasons). Skipped and cancelled annotations do not count."""
+    from builder import labels, studio
+
+    client = studio.connect()
+    proj = studio.get_project(client, project)
+    snapshot_id, raw = studio.export_snapshot(client, proj.id)
+    rep = labels.write(out, export_bytes=raw, snapshot_id=snapshot_id, project=project, project_id=proj.id)
+    status = ", ".join(f"{k} {v}" for k, v in rep["label_status"].items())
+    alpha = rep["krippendorff_alpha_nominal"]
+    click.echo(f"pulled {rep['records']} records of {project!r} (snapshot {snapshot_id}): {status}; "
+               f"alpha {'n/a' if alpha is None else f'{alpha:.3f}'}; {rep['annotations']['rejected']} rejected, "
+               f"{rep['annotations']['skipped_or_cancelled']} skipped: {out}", err=True)
+
+# --- end of Labeling in Label Studio ----------------------------------------------------------------
+
+
 # --- Releases (builder/release.py) ---------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["Quote", "find_quotes"]
 
@@ -75,7 +76,31 @@ SPEECH_VERBS = (
     "conceded|acknowledging|explaining|predicting|promising|vowing|calling|describing|suggest|add|write|note|"
     "claim|argue|insist|warn|ask|explain|declare|state|admit|acknowledge|respond|reply|tweet|concede|predict"
 )
-_VERB = re.compile(r"\b(?:" + SPEECH_VERBS + r")\b")
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """One regex alternation shaped as a trie: the engine rejects a position after a character or
+    two instead of trying every word (a flat alternation of 300 verbs is the segmenter's hot spot)."""
+    tree: dict = {}
+    for w in sorted(set(words)):
+        node = tree
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + emit(sub) for ch, sub in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends else body
+
+    return emit(tree)
+
+
+_VERB_ALT = _trie_pattern(SPEECH_VERBS.split("|"))
+_VERB = re.compile(r"(?<![\w-])" + _VERB_ALT + r"\b")  # not the "called" of "so-called"
 # Verbs that need the thing read or reported: "the statement read", not "she read a book".
 _WEAK_VERBS = {"read", "reads", "reported", "reports", "called", "calls", "calling", "described", "describes",
                "describing", "began", "begins", "offered", "cited", "accused", "accuses", "praised", "praises",
@@ -87,9 +112,19 @@ _DOCUMENTS = re.compile(
     r"\b((?:the|a|an|its|his|her|their|that|this)\s+(?:[\w’'-]+\s+){0,3}?"
     r"(?:statement|letter|post|tweet|message|release|note|memo|report|email|e-mail|text|filing|complaint|"
     r"lawsuit|ruling|order|sign|caption|headline|banner|ad|advertisement|video|clip|website|page|document|"
-    r"petition|editorial|column|announcement|transcript|book|article|story|poster|placard|card))\s+"
+    r"petition|editorial|column|announcement|transcript|book|article|story|poster|placard|card|notice))\s+"
     r"(?:also\s+)?(read|reads|said|says|stated|states|added|adds|noted|notes|declared|declares|warned|warns)\b",
     re.I)
+_DOC_NOUNS = ("statement letter post tweet message release note memo report email e-mail text filing complaint "
+              "lawsuit ruling order sign caption headline banner ad advertisement video clip website page document "
+              "petition editorial column announcement transcript book article story poster placard card notice")
+_DOC_NOUN = re.compile(r"\b" + _trie_pattern(_DOC_NOUNS.split()) + r"\b")
+
+
+def _documents(ctx: str) -> list[re.Match]:
+    return list(_DOCUMENTS.finditer(ctx)) if _DOC_NOUN.search(ctx) else []
+
+
 _ACCORDING = re.compile(r"\baccording\s+to\s+", re.I)
 _DASH_SIGN = re.compile(r"^[\s\xa0]*[―—–-]{1,2}[\s\xa0]*(?=[A-Z@])")
 _WORD = re.compile(r"[^\W_][\w’'.\-&]*|[,;:()\[\]—–―]")
@@ -149,58 +184,63 @@ def _pairs(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
     found: list[tuple[int, int, bool]] = []
     open_at = -1  # position of the pending opening mark, -1 when none
     multi = False
-    blank_since_open = False
-    pos = start
-    for line in _LINE.finditer(text, start, end):
-        ls, le = line.span()
-        if ls >= end:
-            break
-        if ls != pos:  # finditer yields empty matches at newlines; only real line starts matter
-            pass
-        body = line.group()
-        if not body.strip():
-            if open_at >= 0:
-                blank_since_open = True
+    scan_from = start  # line breaks before this position have been judged for the pending mark
+    skip_to = -1
+    for m in _MARK.finditer(text, start, end):
+        i = m.start()
+        if i <= skip_to:
             continue
-        first = ls + (len(body) - len(body.lstrip(" \t\xa0\u200b")))
-        reopened = False
+        ch = text[i]
+        if ch == STRAIGHT and i > start and text[i - 1] == "=":
+            j = text.find(STRAIGHT, i + 1, end)  # a markup attribute: key="value"
+            nl = text.find("\n", i + 1, end)
+            skip_to = j if j >= 0 and (nl < 0 or j < nl) else i
+            continue
         if open_at >= 0:
-            opens = text[first] in OPENERS or text[first] == STRAIGHT and _is_opener(text, first, start, end)
-            same_family = (text[first] == STRAIGHT) == (text[open_at] == STRAIGHT)
-            if opens and same_family:
-                reopened = True  # a quote running on into this paragraph
-                multi = True
-            elif opens or blank_since_open or text[ls - 2: ls - 1] in _PARA_END:
-                open_at = -1  # unclosed at the end of its paragraph: not a quote we can delimit
-                multi = False
-        skip_to = -1
-        for m in _MARK.finditer(text, ls, le):
-            i = m.start()
-            ch = text[i]
-            if reopened and i == first or i <= skip_to:
-                continue
-            if ch == STRAIGHT and i > ls and text[i - 1] == "=":
-                skip_to = text.find(STRAIGHT, i + 1, le)  # a markup attribute: key="value"
-                skip_to = le if skip_to < 0 else skip_to
-                continue
-            if ch in OPENERS:
-                is_open = True
-                if open_at >= 0 and not _is_opener(text, i, start, end):
-                    is_open = False  # “…“ typed with two opening marks
-            elif ch in CLOSERS:
-                is_open = open_at < 0 and _is_opener(text, i, start, end) and not (
-                    i + 1 < end and text[i + 1] in _CLOSE_AFTER)
-            else:
-                if open_at < 0:
-                    is_open = _is_opener(text, i, start, end) or (
-                        i + 1 < end and text[i + 1] not in _CLOSE_AFTER)
+            reopen = False
+            blank = False
+            nl = text.find("\n", scan_from, i)
+            while nl >= 0:
+                ls = nl + 1
+                le = text.find("\n", ls, end)
+                le = end if le < 0 else le
+                line = text[ls:le]
+                rest = line.lstrip(" \t\r\xa0\u200b")
+                if not rest:
+                    blank = True
                 else:
-                    is_open = False  # inside “…”, a nested "…" is rare; a straight mark closes
-            if is_open:
-                open_at, multi = i, False
-            elif open_at >= 0:
-                found.append((open_at, i, multi))
-                open_at, multi = -1, False
+                    first = le - len(rest)
+                    fc = text[first]
+                    opens = fc in OPENERS or fc == STRAIGHT and _is_opener(text, first, start, end)
+                    k = nl - 1
+                    while k > open_at and text[k] in " \t\r\xa0":
+                        k -= 1
+                    if opens and first == i and (fc == STRAIGHT) == (text[open_at] == STRAIGHT):
+                        reopen = multi = True  # a quote running on into this paragraph
+                    elif opens or blank or text[k] in _PARA_END:
+                        open_at, multi = -1, False  # unclosed at the end of its paragraph
+                        break
+                    blank = False
+                nl = text.find("\n", ls, i)
+            scan_from = i + 1
+            if reopen:
+                continue
+        if ch in OPENERS:
+            is_open = True
+            if open_at >= 0 and not _is_opener(text, i, start, end):
+                is_open = False  # “…“ typed with two opening marks
+        elif ch in CLOSERS:
+            is_open = open_at < 0 and _is_opener(text, i, start, end) and not (
+                i + 1 < end and text[i + 1] in _CLOSE_AFTER)
+        elif open_at < 0:
+            is_open = _is_opener(text, i, start, end) or (i + 1 < end and text[i + 1] not in _CLOSE_AFTER)
+        else:
+            is_open = False  # inside “…”, a nested "…" is rare; a straight mark closes
+        if is_open:
+            open_at, multi, scan_from = i, False, i + 1
+        elif open_at >= 0:
+            found.append((open_at, i, multi))
+            open_at, multi = -1, False
     return found
 
 
@@ -238,7 +278,7 @@ def _sentence_end(text: str, i: int, hi: int) -> int:
 
 
 def _tokens(s: str) -> list[str]:
-    return _WORD.findall(s)
+    return _WORD.findall(s)  # callers pop from it: a fresh list each time
 
 
 def _clean(words: list[str]) -> str | None:
@@ -327,9 +367,14 @@ def _appositive_head(words: list[str]) -> str | None:
     chunks = [c for c in chunks if c]
     if not chunks:
         return None
-    # the appositive is the last chunk; the head is the chunk before it (or the last if only one)
+    # the appositive is the last chunk; the head is the chunk before it (or the last if only one).
+    # `the treasurer, Ingrid Solberg, said`: when only the appositive is a name, it is the better speaker
     cand = chunks[-2] if len(chunks) >= 2 else chunks[-1]
     head = _subject_before(" ".join(cand))
+    if head and not _named(head) and len(chunks) >= 2:
+        name = _subject_before(" ".join(chunks[-1]))
+        if name and _named(name) and all(w[:1].isupper() for w in name.split()):
+            return name
     if head:
         return head
     return _subject_before(" ".join(chunks[-1]))
@@ -451,9 +496,9 @@ def _loose_after(ctx: str) -> str | None:
         sp = _subject_before(ctx[: v.start()])
         if sp:
             return sp
-    d = _DOCUMENTS.search(ctx)
-    if d:
-        return d.group(1)
+    docs = _documents(ctx)
+    if docs:
+        return docs[0].group(1)
     a = _ACCORDING.search(ctx)
     if a:
         return _np_after(ctx[a.end():])
@@ -471,9 +516,8 @@ def _before_attribution(ctx: str) -> str | None:
     a = None
     for a in _ACCORDING.finditer(ctx):
         pass
-    d = None
-    for d in _DOCUMENTS.finditer(ctx):
-        pass
+    docs = _documents(ctx)
+    d = docs[-1] if docs else None
     for v in reversed(list(_VERB.finditer(ctx))):
         verb = v.group()
         if a and a.start() > v.start():
@@ -520,6 +564,7 @@ def _subject_fallback(ctx: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def _named(s: str | None) -> bool:
     if not s:
         return False
@@ -527,16 +572,24 @@ def _named(s: str | None) -> bool:
     return any(w[:1].isupper() for w in ws) and not (len(ws) == 1 and ws[0].lower() in PRONOUNS)
 
 
+_DOCUMENT_HEADS = {"statement", "letter", "post", "tweet", "message", "release", "note", "memo", "report", "email",
+                   "filing", "complaint", "ruling", "order", "ad", "video", "clip", "website", "announcement"}
+
+
 def _resolve(speaker: str, named: list[str]) -> str:
+    """A pronoun or a generic reference → the nearest preceding named speaker it can refer to."""
     if _named(speaker) or not named:
         return speaker
     words = [w.lower() for w in _tokens(speaker) if w.lower() not in _DETERMINERS]
-    if words and words[-1] not in PRONOUNS:
-        head = words[-1]
-        for n in reversed(named):
-            if head in n.lower():
-                return n
-    return named[-1]
+    if not words:
+        return speaker
+    head = words[-1]
+    if head in PRONOUNS or head in _DOCUMENT_HEADS:
+        return named[-1]  # "it added", "the statement read": whoever spoke last
+    for n in reversed(named):
+        if head in n.lower():
+            return n  # "the ministry" → "the Russian Foreign Ministry"
+    return speaker
 
 
 _TITLE_WORD = re.compile(r"^(?:[A-Z0-9][\w’'.\-&!?]*|of|the|a|an|and|in|on|for|to|at|with|from|by|or|is|&)$")
@@ -608,7 +661,8 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
         if speaker is None:
             route = "none"
         tight = route in ("tight", "colon") or route == "before" and _INTRO_END.search(before) is not None
-        if n_words <= 2 and not (route in ("tight", "loose", "before", "colon", "subject") or _VERB.search(before)):
+        if n_words <= 2 and not (route in ("tight", "loose", "before", "colon") or _VERB.search(before)
+                                 or route == "subject" and _named(speaker)):
             continue  # a scare quote
         if _is_title_case(inner) and not tight:
             continue  # a title of a work or a slogan
@@ -626,7 +680,7 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
     return out
 
 
-_INTRO_END = re.compile(r"\b(?:" + SPEECH_VERBS + r")(?:[\s\xa0]+(?:that|him|her|them|us|me|reporters))?"
+_INTRO_END = re.compile(r"\b" + _VERB_ALT + r"(?:[\s\xa0]+(?:that|him|her|them|us|me|reporters))?"
                         r"[\s\xa0]*[,:]?[\s\xa0]*$")
 _ROUTE_SCORE = {"tight": 0.95, "loose": 0.9, "before": 0.9, "colon": 0.9, "subject": 0.75, "same_para": 0.85,
                 "last_speaker": 0.75, "adjacent": 0.8, "none": 0.6}

@@ -249,21 +249,19 @@ class Labels:
         return cls(path, dataset, meta, sha256_file(parquet), dataset.count_rows())
 
     def summary(self) -> dict:
-        """What the manifest records about the snapshot a release used."""
+        """What the manifest records about the snapshot a release used (labels.json as
+        builder/labels.py writes it: project {name, id}, snapshot_id, export_sha256,
+        krippendorff_alpha_nominal, label_status counts)."""
         m = self.meta
-
-        def first(*keys):
-            for k in keys:
-                if m.get(k) is not None:
-                    return m[k]
-            return None
-
+        project = m.get("project")
         return {
-            "project": first("project", "project_id", "project_title"),
-            "snapshot": first("snapshot", "snapshot_id", "export_id"),
-            "sha256": first("export_sha256", "sha256"),
+            "project": project.get("name") if isinstance(project, dict) else project,
+            "project_id": project.get("id") if isinstance(project, dict) else None,
+            "snapshot": m.get("snapshot_id"),
+            "sha256": m.get("export_sha256"),
             "labels_parquet_sha256": self.parquet_sha256,
-            "alpha": first("alpha", "krippendorff_alpha"),
+            "alpha": m.get("krippendorff_alpha_nominal"),
+            "annotators": len(m.get("annotators") or []),
             "rows": self.rows,
         }
 

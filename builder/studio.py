@@ -635,6 +635,8 @@ def ensure_project(client, name: str):
             raise StudioError(f"project {name!r} (id {project.id}) has no `{TYPE_CONTROL}` choices equal to the "
                               f"schema's types {list(TYPE_NAMES)}: push to a new project name")
         return full, False
+    if not 3 <= len(name) <= 50:
+        raise InputError(f"project name {name!r} has {len(name)} characters: Label Studio takes titles of 3 to 50")
     project = client.projects.create(
         title=name,
         description="Record type review: one task per record, pre-annotated by the segmenter.",

@@ -1,0 +1,265 @@
+"""push and pull against the real Label Studio server (one per session, a project per test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections import Counter
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from builder import labels, studio
+from builder.cli import cli
+from builder.document import Document
+from builder.schema import TYPE_NAMES
+from builder.segment import SEGMENTER_VERSION, segment
+from tests.conftest import write_records
+from tests.helpers import SEED, need_shared
+
+pytestmark = pytest.mark.studio
+
+
+def run(*args, env=None):
+    result = CliRunner().invoke(cli, list(map(str, args)), env=env, catch_exceptions=False)
+    return result
+
+
+def tasks_of(client, project_id: int) -> list[dict]:
+    """Every task of the project, read through an export snapshot (as pull does)."""
+    return json.loads(studio.export_snapshot(client, project_id)[1])
+
+
+def test_example_document_pushed_twice_gives_13_tasks(tmp_path, studio_env, studio_client, project_name):
+    text = need_shared(SEED).read_text(encoding="utf-8")
+    records = write_records(segment(Document(doc_id=SEED.stem, text=text)), tmp_path / "seed.parquet")
+    first = run("push", records, "--project", project_name)
+    assert first.exit_code == 0, first.output
+    assert "13 records, 0 already there, 13 imported" in first.output
+    again = run("push", records, "--project", project_name)
+    assert again.exit_code == 0, again.output
+    assert "13 records, 13 already there, 0 imported" in again.output
+    project = studio.get_project(studio_client, project_name)
+    assert studio_client.projects.get(id=project.id).task_number == 13
+    ids = [t["data"]["record_id"] for t in tasks_of(studio_client, project.id)]
+    assert len(ids) == len(set(ids)) == 13
+
+
+def test_push_adds_only_new_records_with_predictions(tmp_path, harbour_records, studio_client, studio_server,
+                                                    project_name):
+    some = write_records(harbour_records[:3], tmp_path / "some.parquet")
+    all_ = write_records(harbour_records, tmp_path / "all.parquet")
+    rep = studio.push(some, project_name, client=studio_client)
+    assert (rep.created, rep.imported, rep.already) == (True, 3, 0)
+    rep = studio.push(all_, project_name, client=studio_client)
+    assert (rep.created, rep.imported, rep.already) == (False, len(harbour_records) - 3, 3)
+
+    tasks = tasks_of(studio_client, rep.project_id)
+    by_id = {t["data"]["record_id"]: t for t in tasks}
+    assert sorted(by_id) == sorted(r["record_id"] for r in harbour_records)
+    for r in harbour_records:
+        (pred,) = by_id[r["record_id"]]["predictions"]
+        assert pred["model_version"] == SEGMENTER_VERSION
+        assert pred["score"] == pytest.approx(r["score"], abs=1e-6)
+        assert pred["result"][0]["from_name"] == "type"
+        assert pred["result"][0]["value"]["choices"] == [r["type"]]
+    project = studio_client.projects.get(id=rep.project_id)
+    assert studio.config_choices(project.label_config)["type"] == list(TYPE_NAMES)
+    assert "A reply that is spam" in project.expert_instruction and project.show_instruction
+
+
+def test_task_carries_title_and_context(harbour_records, harbour_parquet, studio_client, project_name):
+    rep = studio.push(harbour_parquet, project_name, client=studio_client)
+    data = {t["data"]["record_id"]: t["data"] for t in tasks_of(studio_client, rep.project_id)}
+    recs = {r["record_id"]: r for r in harbour_records}
+    assert {d["title"] for d in data.values()} == {"Harbour Town Votes to Keep Its Ferry Running Through Winter"}
+
+    reply = next(r for r in harbour_records if r["type"] == "reply")
+    parent = recs[reply["parent_id"]]
+    assert data[reply["record_id"]]["context"] == parent["text"]
+    assert parent["author"] in data[reply["record_id"]]["context_label"]
+
+    quote = next(r for r in harbour_records if r["type"] == "quote" and r["speaker"] == "Ruth Ambler")
+    ctx = data[quote["record_id"]]
+    assert "Ruth Ambler" in ctx["context_label"]
+    assert quote["text"] in ctx["context"] and "said after the vote" in ctx["context"]
+    assert "Fishermen" not in ctx["context"], "the context is the quote's sentence, not the whole article"
+
+    comment = next(r for r in harbour_records if r["type"] == "comment" and r["author"])
+    assert comment["author"] in data[comment["record_id"]]["context"]
+
+
+def test_interrupted_push_completes_on_rerun_without_duplicates(harbour_records, harbour_parquet, studio_client,
+                                                                project_name):
+    def interrupt(n):
+        raise KeyboardInterrupt  # as Ctrl-C right after the first batch was committed
+
+    with pytest.raises(KeyboardInterrupt):
+        studio.push(harbour_parquet, project_name, client=studio_client, batch_size=3, on_batch=interrupt)
+    project = studio.get_project(studio_client, project_name)
+    assert studio_client.projects.get(id=project.id).task_number == 3
+
+    rep = studio.push(harbour_parquet, project_name, client=studio_client, batch_size=3)
+    assert (rep.already, rep.imported) == (3, len(harbour_records) - 3)
+    ids = [t["data"]["record_id"] for t in tasks_of(studio_client, project.id)]
+    assert Counter(ids) == Counter(r["record_id"] for r in harbour_records)
+
+
+def test_two_annotators_give_rows_labels_agreement_and_alpha(tmp_path, harbour_records, harbour_parquet,
+                                                              studio_server, annotators, studio_env, project_name):
+    rep = studio.push(harbour_parquet, project_name, client=studio.connect())
+    admin = studio.connect()
+    task_of = {t["data"]["record_id"]: t["id"] for t in tasks_of(admin, rep.project_id)}
+    recs = sorted(harbour_records, key=lambda r: r["position"])
+    alice = studio.connect(studio_server.url, annotators["alice"]["token"])
+    bob = studio.connect(studio_server.url, annotators["bob"]["token"])
+
+    # alice: the segmenter's type everywhere, except record 1, which she re-labels (her latest counts)
+    for r in recs:
+        studio.annotate(alice, task_of[r["record_id"]], r["type"], lead_time=2.5)
+    studio.annotate(alice, task_of[recs[1]["record_id"]], "comment")
+    # bob: agrees on 0 and 1, disagrees on 2, skips 3, gives a label outside the schema on 4,
+    # flags a wrong boundary on 5
+    studio.annotate(bob, task_of[recs[0]["record_id"]], recs[0]["type"])
+    studio.annotate(bob, task_of[recs[1]["record_id"]], "comment")
+    other = next(t for t in TYPE_NAMES if t != recs[2]["type"])
+    studio.annotate(bob, task_of[recs[2]["record_id"]], other)
+    studio.annotate(bob, task_of[recs[3]["record_id"]], None, cancelled=True)
+    studio.annotate(bob, task_of[recs[4]["record_id"]], "advert")
+    studio.annotate(bob, task_of[recs[5]["record_id"]], recs[5]["type"],
+                    extra=[{"from_name": "boundary", "to_name": "text", "type": "choices",
+                            "value": {"choices": ["wrong boundary"]}}])
+
+    out = tmp_path / "LABELS"
+    result = run("pull", "--project", project_name, "--out", out)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "labels.json").read_text())
+    a, b = annotators["alice"]["email"], annotators["bob"]["email"]
+
+    ann = pq.read_table(out / "annotations.parquet")
+    assert ann.schema.equals(labels.ANNOTATIONS_SCHEMA)
+    rows = {(r["record_id"], r["annotator"]): r for r in ann.to_pylist()}
+    assert len(rows) == len(recs) + 4  # alice on every record; bob on 0, 1, 2, 5
+    assert rows[(recs[1]["record_id"], a)]["label"] == "comment"
+    assert rows[(recs[1]["record_id"], a)]["changed_prediction"] is (recs[1]["type"] != "comment")
+    assert rows[(recs[0]["record_id"], a)]["changed_prediction"] is False
+    assert rows[(recs[0]["record_id"], a)]["lead_time"] == 2.5
+    assert rows[(recs[2]["record_id"], b)]["changed_prediction"] is True
+    assert (recs[3]["record_id"], b) not in rows and (recs[4]["record_id"], b) not in rows
+    assert all(r["created_at"] and r["updated_at"] for r in rows.values())
+
+    lab = pq.read_table(out / "labels.parquet")
+    assert lab.schema.equals(labels.LABELS_ARROW_SCHEMA)
+    by_id = {r["record_id"]: r for r in lab.to_pylist()}
+    assert len(by_id) == len(recs)
+    assert by_id[recs[0]["record_id"]]["label_status"] == "agreed"
+    assert by_id[recs[0]["record_id"]]["label"] == TYPE_NAMES.index(recs[0]["type"])
+    assert by_id[recs[1]["record_id"]]["label"] == TYPE_NAMES.index("comment")
+    assert by_id[recs[2]["record_id"]] | {"annotator_labels": None} == {
+        "record_id": recs[2]["record_id"], "annotator_labels": None, "label": None, "n_annotators": 2,
+        "agreement": 0.5, "label_status": "disputed"}
+    assert [x["annotator"] for x in by_id[recs[2]["record_id"]]["annotator_labels"]] == [a, b]
+    assert by_id[recs[3]["record_id"]]["label_status"] == "single"
+    assert by_id[recs[6]["record_id"]]["label_status"] == "single"
+
+    assert report["project"] == {"name": project_name, "id": rep.project_id}
+    assert report["label_status"] == {"unlabeled": 0, "single": len(recs) - 4, "agreed": 3, "disputed": 1}
+    assert report["annotations"]["skipped_or_cancelled"] == 1
+    assert report["annotations"]["superseded"] == 1
+    assert [(x["record_id"], x["label"]) for x in report["rejected"]] == [(recs[4]["record_id"], ["advert"])]
+    assert "not a record type" in report["rejected"][0]["reason"]
+    assert report["boundary_flags"] == [{"record_id": recs[5]["record_id"], "annotator": b,
+                                         "annotation_id": report["boundary_flags"][0]["annotation_id"]}]
+    # 4 records with two answers: 3 pairs agree, 1 disagrees
+    expected = labels.krippendorff_alpha([[recs[i]["type"], recs[i]["type"]] for i in (0, 5)]
+                                         + [["comment", "comment"], [recs[2]["type"], other]])
+    assert report["krippendorff_alpha_nominal"] == pytest.approx(expected)
+    assert report["alpha_records"] == 4
+    assert report["annotators"] == sorted([a, b])
+
+    export = out / report["export_file"]
+    assert report["export_file"] == f"export-{report['snapshot_id']}.json"
+    import hashlib
+
+    assert hashlib.sha256(export.read_bytes()).hexdigest() == report["export_sha256"]
+    assert not os.stat(export).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["annotations.parquet", "labels.parquet", "labels.json", report["export_file"]])
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary left behind"
+
+
+def test_pull_of_an_unlabeled_project(tmp_path, harbour_parquet, studio_client, studio_env, project_name):
+    studio.push(harbour_parquet, project_name, client=studio_client)
+    result = run("pull", "--project", project_name, "--out", tmp_path / "L")
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(tmp_path / "L" / "labels.parquet")
+    assert set(table.column("label_status").to_pylist()) == {"unlabeled"}
+    assert table.column("label").null_count == table.num_rows
+    assert json.loads((tmp_path / "L" / "labels.json").read_text())["krippendorff_alpha_nominal"] is None
+
+
+# --- errors a user meets: one line, non-zero exit, nothing written ------------------------------
+
+
+def one_line_error(result, *needles):
+    assert result.exit_code != 0
+    err = result.stderr.strip()
+    assert err.startswith("builder: error: ") and "\n" not in err, err
+    for n in needles:
+        assert n in err, err
+    assert "Traceback" not in result.output
+
+
+def test_server_not_running_names_the_url(tmp_path, harbour_parquet, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    env = {"LABEL_STUDIO_URL": url, "LABEL_STUDIO_API_KEY": "0" * 40}
+    one_line_error(run("push", harbour_parquet, "--project", "x", env=env), url, "not running")
+    one_line_error(run("pull", "--project", "x", "--out", tmp_path / "L", env=env), url)
+    assert not (tmp_path / "L").exists()
+
+
+def test_no_server_configured(tmp_path, harbour_parquet, monkeypatch):
+    monkeypatch.delenv("LABEL_STUDIO_URL", raising=False)
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
+    monkeypatch.setenv("BUILDER_STATE_DIR", str(tmp_path / "state"))
+    one_line_error(run("push", harbour_parquet, "--project", "x"), "builder studio start", "LABEL_STUDIO_URL")
+
+
+def test_wrong_token(tmp_path, harbour_parquet, studio_server):
+    env = {"LABEL_STUDIO_URL": studio_server.url, "LABEL_STUDIO_API_KEY": "f" * 40}
+    one_line_error(run("push", harbour_parquet, "--project", "x", env=env), "refused the API token",
+                   studio_server.url)
+
+
+def test_unknown_project(tmp_path, harbour_parquet, studio_client, studio_env, project_name):
+    studio.push(harbour_parquet, project_name, client=studio_client)
+    one_line_error(run("pull", "--project", "no-such-project", "--out", tmp_path / "L"),
+                   "no Label Studio project named 'no-such-project'", project_name)
+    assert not (tmp_path / "L").exists()
+
+
+def test_bad_records_input(tmp_path, studio_env, harbour_records, project_name):
+    one_line_error(run("push", tmp_path / "missing.parquet", "--project", project_name), "does not exist")
+    (tmp_path / "notes.parquet").write_text("not parquet")
+    one_line_error(run("push", tmp_path / "notes.parquet", "--project", project_name), "Parquet")
+    dup = write_records(harbour_records + harbour_records[:1], tmp_path / "dup.parquet")
+    one_line_error(run("push", dup, "--project", project_name), "occurs more than once")
+
+
+def test_pull_keeps_an_earlier_labels_dir_until_it_succeeds(tmp_path, harbour_parquet, studio_client, studio_env,
+                                                            project_name):
+    studio.push(harbour_parquet, project_name, client=studio_client)
+    out = tmp_path / "L"
+    assert run("pull", "--project", project_name, "--out", out).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    one_line_error(run("pull", "--project", "no-such-project", "--out", out), "no-such-project")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    (tmp_path / "file").write_text("x")
+    one_line_error(run("pull", "--project", project_name, "--out", tmp_path / "file"), "not a LABELS directory")
+    assert (tmp_path / "file").read_text() == "x"

@@ -341,11 +341,11 @@ def _run_in_order(segment, batches: Iterator[_Batch], workers: int
         for b in batches:
             yield b, segment_batch(segment, b.docs)
         return
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
-                                      else "spawn")
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["builder.run", getattr(segment, "__module__", "builder.segment")])
-    pool: Executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    # spawn, not fork: the parent may hold threads (pyarrow, tqdm) that a fork would copy mid-lock;
+    # and the workers are this process's own children, reaped at shutdown, so their CPU time and
+    # memory show in its rusage.
+    pool: Executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_worker_init)
     window: deque[tuple[_Batch, Future]] = deque()
     try:
         for b in batches:
@@ -358,6 +358,12 @@ def _run_in_order(segment, batches: Iterator[_Batch], workers: int
             yield done, fut.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_init() -> None:
+    # Ctrl-C reaches the whole process group: only the parent handles it (and stops the pool), so
+    # the workers do not each die with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _sigterm(signum, frame):

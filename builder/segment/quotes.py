@@ -71,7 +71,8 @@ SPEECH_VERBS = (
     "answered|answers|agreed|agrees|began|begins|interjected|retorted|snapped|sniffed|scoffed|"
     "wondered|mused|marveled|lamented|laments|acknowledged|cited|opined|pleaded|pledged|pledges|"
     "admitted|surmised|reasoned|whispered|screamed|sang|sings|chanted|chants|texted|emailed|"
-    "repeated|repeats|summed up|put it|wrote in|elaborated|offered|insisted|blasted|slammed|"
+    "repeated|repeats|summed up|put it|wrote in|elaborated|offered|insisted|blasted|slammed|shot back|fired back|"
+    "hit back|pushed back|weighed in|spoke|speaks|quoted|"
     "accused|accuses|praised|praises|criticized|criticizes|dismissed|thanked|hailed|touted|"
     "conceded|acknowledging|explaining|predicting|promising|vowing|calling|describing|suggest|add|write|note|"
     "claim|argue|insist|warn|ask|explain|declare|state|admit|acknowledge|respond|reply|tweet|concede|predict"
@@ -306,12 +307,28 @@ def _looks_like_np(words: list[str]) -> bool:
                                       for w in rest)
 
 
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_TRAIL_ADVERBIAL = re.compile(
+    r"(?:[\s\xa0,]+(?:(?:on|last|this|earlier|later|in|at|during|late|early|over|next)[\s\xa0]+"
+    r"(?:the[\s\xa0]+|a[\s\xa0]+|an[\s\xa0]+)?(?:past|time|morning|afternoon|evening|night|weekend|week|month|year|"
+    r"day|" + _DAYS + "|" + _MONTHS + r"|recent[\s\xa0]+\w+|\d+\w*)(?:[\s\xa0]+(?:morning|night|afternoon|evening|"
+    r"\d+\w*))?|" + _DAYS + r"|today|yesterday|tonight|recently|again|previously|once|now|then|(?:[’']s))"
+    r"|[\s\xa0]*\([^()]{1,40}\))+[\s\xa0]*$")
+_RELATIVE = {"who", "which", "that"}
+
+
 def _subject_before(s: str) -> str | None:
     """The noun phrase that ends s (the subject of a speech verb that follows s)."""
+    m = _TRAIL_ADVERBIAL.search(s)
+    if m and m.start() > 0:
+        s = s[: m.start()]
     words = _tokens(s)
     # auxiliaries and adverbs between subject and verb
     while words and (words[-1].lower() in _AUX or words[-1].lower().endswith("ly") and words[-1].islower()):
         words.pop()
+    if len(words) >= 3 and words[-1].lower() in _RELATIVE and words[-2] == ",":
+        return _subject_before(" ".join(words[:-2]))  # `Beck, who has described …` → Beck
     if words and words[-1] in {",", "—", "–", ")"}:
         return _appositive_head(words)
     np: list[str] = []
@@ -348,7 +365,7 @@ def _det_within(words: list[str], n: int = 3) -> bool:
         low = w.lower()
         if low in _DETERMINERS:
             return True
-        if low in _STOP or not w[:1].isalnum():
+        if low in _STOP or not w[:1].isalnum() or "’" in w or "'" in w or _VERB.fullmatch(low):
             return False
     return False
 
@@ -518,6 +535,7 @@ def _before_attribution(ctx: str) -> str | None:
         pass
     docs = _documents(ctx)
     d = docs[-1] if docs else None
+    after_participle = False
     for v in reversed(list(_VERB.finditer(ctx))):
         verb = v.group()
         if a and a.start() > v.start():
@@ -527,22 +545,42 @@ def _before_attribution(ctx: str) -> str | None:
         rest = ctx[v.end():]
         if verb in _STRONG_BEFORE_WEAK and rest.strip(" ,:\xa0"):
             continue
+        if after_participle and verb in _WEAK_VERBS:
+            continue  # `X shared a class called “…” on Facebook, writing “…`: not the class
+        by = _BY.match(rest)
+        if by:  # `Sanders was asked by host Bill Maher, “…`
+            sp = _np_after(rest[by.end():])
+            if sp:
+                return sp
         before = ctx[: v.start()]
+        if _CLOSED_BEFORE.search(before):
+            # `“…,” said X, urging them to “…`: inverted after an earlier quote
+            sp = _np_after(rest)
+            if sp:
+                return sp
+            continue
         if verb.endswith("ing") and verb != "according":
-            if not re.search(r"[,;(—–]\s*$", before):
+            if not _COMMA_END.search(before):
                 sp = _subject_before(before)  # `footage of Clinton asking, “…`
                 if sp and _named(sp):
                     return sp
+            after_participle = True
             continue  # `X did Y, saying “…`: the speaker is an earlier subject
         sp = _subject_before(before)
         if sp:
             return sp
+        if _AND_END.search(before):  # `Reid caucused on Saturday and says he voted “…`
+            sp = _sentence_subject(before)
+            if sp:
+                return sp
         # inverted: `Said Trump: “…` / `, said X, “…`
         sp = _np_after(rest)
         if sp and rest.strip(" ,:\xa0") and sp[:1].isupper():
             return sp
     if a:
         return _np_after(ctx[a.end():])
+    if after_participle:
+        return None  # the sentence subject is the better guess, and the caller tries it next
     # an unknown verb right before the mark: `Moscow reiterated “…`
     m = _LOOSE_INTRO.search(ctx)
     if m:
@@ -550,6 +588,12 @@ def _before_attribution(ctx: str) -> str | None:
         if sp and (_named(sp) or sp.lower() in PRONOUNS):
             return sp
     return None
+
+
+_BY = re.compile(r"[\s\xa0]+by[\s\xa0]+(?=[A-Z]|(?:host|moderator|reporter|anchor|the|a|an)\b)")
+_CLOSED_BEFORE = re.compile(r"[,.!?]?[”\"][\s\xa0]*$")
+_COMMA_END = re.compile(r"[,;(—–][\s\xa0]*$")
+_AND_END = re.compile(r"\b(?:and|but)[\s\xa0]*$")
 
 
 _LOOSE_INTRO = re.compile(r"\b([a-z]{3,}(?:ed|es|s))(?:[\s\xa0]+(?:him|her|them|us|me|reporters))?"
@@ -664,8 +708,8 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
         if n_words <= 2 and not (route in ("tight", "loose", "before", "colon") or _VERB.search(before)
                                  or route == "subject" and _named(speaker)):
             continue  # a scare quote
-        if _is_title_case(inner) and not tight:
-            continue  # a title of a work or a slogan
+        if _NAMING.search(before) or _is_title_case(inner) and (not tight or _TITLE_CONTEXT.search(before)):
+            continue  # a title of a work, a show or a slogan: `a show called “…”`, `on CBS’s “Face the Nation”`
         if speaker is not None and resolved is None:
             resolved = _resolve(speaker, named)
             if _named(speaker):
@@ -685,6 +729,10 @@ _INTRO_END = re.compile(r"\b" + _VERB_ALT + r"(?:[\s\xa0]+(?:that|him|her|them|u
 _ROUTE_SCORE = {"tight": 0.95, "loose": 0.9, "before": 0.9, "colon": 0.9, "subject": 0.75, "same_para": 0.85,
                 "last_speaker": 0.75, "adjacent": 0.8, "none": 0.6}
 _DEBUG: list | None = None
+_NAMING = re.compile(r"(?:\b(?:titled|entitled|dubbed|headlined|nicknamed|labeled|labelled|known as|billed as|"
+                     r"branded)|\b(?:a|an|the|its|his|her|their)[\s\xa0]+(?:[\w-]+[\s\xa0]+)?(?:called|named))"
+                     r"[\s\xa0]*[,:]?[\s\xa0]*$")
+_TITLE_CONTEXT = re.compile(r"(?:[’']s|\b(?:on|of|in|at|from|to|for|with|by|read|watch|watched|see|saw))[\s\xa0]*$")
 
 
 _QUOTED = re.compile(r'["“][^"“”]*["”]')

@@ -35,8 +35,11 @@ def yaml_header(manifest: dict, stats: dict) -> str:
 
     from builder.release import release_features
 
+    # datasets cannot load a split without rows ("corresponds to no data", huggingface/datasets#8401):
+    # an empty split keeps its (row-less) file but is left out of the header, and the card says so
+    present = [s for s in SPLITS if manifest["splits"][s]["rows"]]
     splits = datasets.SplitDict()
-    for s in SPLITS:
+    for s in present:
         splits.add(datasets.SplitInfo(name=s, num_bytes=stats["splits"][s]["num_bytes"],
                                       num_examples=manifest["splits"][s]["rows"]))
     info = datasets.DatasetInfo(
@@ -56,7 +59,7 @@ def yaml_header(manifest: dict, stats: dict) -> str:
         task_categories=["text-classification", "token-classification"],
         pretty_name=f"{manifest['name']} {manifest['version']}",
         configs=[{"config_name": "default",
-                  "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in SPLITS]}],
+                  "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in present]}],
     )
     datasets.info.DatasetInfosDict({"default": info}).to_dataset_card_data(data)
     return "---\n" + data.to_yaml() + "\n---\n"
@@ -86,6 +89,7 @@ def render(manifest: dict, stats: dict, benchmark: list[dict], changes: dict | N
         "yaml_header": yaml_header(manifest, stats), "dedup": stats["dedup"],
         "params": manifest["split_method"]["near_duplicates"], "ratios": stats["ratios"],
         "label_meta": (stats["labels"].get("meta") or {}), "label_stats": stats["labels"],
+        "empty_splits": [s for s in SPLITS if not manifest["splits"][s]["rows"]],
     }
     return env.get_template(TEMPLATE).render(**ctx)
 

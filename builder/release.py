@@ -452,7 +452,8 @@ def _write_parquet(table: pa.Table, path: Path) -> None:
     sorting = [pq.SortingColumn(schema.get_field_index("doc_id")), pq.SortingColumn(schema.get_field_index("position"))]
     with pq.ParquetWriter(path, schema, compression="zstd", compression_level=ZSTD_LEVEL, use_dictionary=True,
                           write_statistics=True, sorting_columns=sorting) as w:
-        w.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        if table.num_rows:  # an empty split is a file with no row group (datasets rejects a 0-row group)
+            w.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
 
 def _inputs_fingerprint(files: list[Path], root: Path, labels: Labels | None, ratios) -> str:

@@ -15,7 +15,6 @@ from builder import labels, studio
 from builder.cli import cli
 from builder.document import Document
 from builder.schema import TYPE_NAMES
-from builder.segment import SEGMENTER_VERSION, segment
 from tests.conftest import write_records
 from tests.helpers import SEED, need_shared
 
@@ -33,6 +32,8 @@ def tasks_of(client, project_id: int) -> list[dict]:
 
 
 def test_example_document_pushed_twice_gives_13_tasks(tmp_path, studio_env, studio_client, project_name):
+    from builder.segment import segment
+
     text = need_shared(SEED).read_text(encoding="utf-8")
     records = write_records(segment(Document(doc_id=SEED.stem, text=text)), tmp_path / "seed.parquet")
     first = run("push", records, "--project", project_name)
@@ -61,7 +62,7 @@ def test_push_adds_only_new_records_with_predictions(tmp_path, harbour_records, 
     assert sorted(by_id) == sorted(r["record_id"] for r in harbour_records)
     for r in harbour_records:
         (pred,) = by_id[r["record_id"]]["predictions"]
-        assert pred["model_version"] == SEGMENTER_VERSION
+        assert pred["model_version"] == r["segmenter_version"]
         assert pred["score"] == pytest.approx(r["score"], abs=1e-6)
         assert pred["result"][0]["from_name"] == "type"
         assert pred["result"][0]["value"]["choices"] == [r["type"]]

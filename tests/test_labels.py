@@ -1,0 +1,236 @@
+"""The labeling config and taxonomy against the schema, and labels.py's rules on exports written
+here (no server: test_studio.py runs the same code on real exports)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from xml.etree import ElementTree
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from builder import labels, studio
+from builder.schema import LABEL_STATUSES, LABELS_SCHEMA, TYPE_NAMES, arrow_fields, data_dir
+
+# --- labels/: config, taxonomy, guidelines ------------------------------------------------------
+
+
+def config_root():
+    return ElementTree.fromstring(studio.label_config())
+
+
+def taxonomy():
+    return json.loads(data_dir("labels").joinpath("taxonomy.json").read_text())
+
+
+def test_config_choices_are_the_schema_types_in_order():
+    assert studio.config_choices(studio.label_config())[studio.TYPE_CONTROL] == list(TYPE_NAMES)
+    assert [t["name"] for t in taxonomy()["types"]] == list(TYPE_NAMES)
+
+
+def test_config_hotkeys_and_hints_follow_the_taxonomy():
+    (types,) = [c for c in config_root().iter("Choices") if c.get("name") == "type"]
+    assert types.get("toName") == studio.OBJECT_NAME and types.get("required") == "true"
+    got = [{"name": c.get("value"), "hotkey": c.get("hotkey"), "hint": c.get("hint")} for c in types.iter("Choice")]
+    assert got == taxonomy()["types"]
+    hotkeys = [c.get("hotkey") for c in config_root().iter("Choice")]
+    assert len(hotkeys) == len(set(hotkeys)), "each choice has its own key"
+    (flag,) = [c for c in config_root().iter("Choices") if c.get("name") == taxonomy()["flags"]["control"]]
+    assert [c.get("value") for c in flag.iter("Choice")] == [c["name"] for c in taxonomy()["flags"]["choices"]]
+    assert labels.FLAG_CONTROLS == {taxonomy()["flags"]["control"], taxonomy()["note"]}
+
+
+def test_config_shows_what_push_puts_into_each_task(harbour_records):
+    shown = studio.config_variables(studio.label_config())
+    assert {"title", "context_label", "context", "text"} <= shown
+    table = pa.Table.from_pylist(harbour_records)
+    tasks = list(studio._tasks(table, studio._parents(table)))
+    assert all(shown <= set(t["data"]) and all(isinstance(t["data"][v], str) for v in shown) for t in tasks)
+
+
+def test_a_config_that_drifted_from_the_schema_is_refused():
+    xml = studio.label_config().replace('<Choice value="spam"', '<Choice value="advert"')
+    with pytest.raises(studio.StudioError, match="differ from the schema"):
+        studio.check_label_config(xml)
+
+
+def test_guidelines_cover_every_type_and_the_hard_cases():
+    md = data_dir("labels").joinpath("GUIDELINES.md").read_text()
+    for t in TYPE_NAMES:
+        assert f"**{t}**" in md
+    for case in ("A reply that is spam", "A quote inside a comment", "A comment without an author line",
+                 "Wrong boundary"):
+        assert case in md
+    html = studio.guidelines_html()
+    assert "<table>" in html and "<h2>Hard cases</h2>" in html
+
+
+# --- aggregation ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answers, label, agreement, status", [
+    ([], None, None, "unlabeled"),
+    ([("a", "spam")], "spam", 1.0, "single"),
+    ([("a", "reply"), ("b", "reply")], "reply", 1.0, "agreed"),
+    ([("a", "reply"), ("b", "spam"), ("c", "reply")], "reply", 2 / 3, "agreed"),
+    ([("a", "reply"), ("b", "spam")], None, 0.5, "disputed"),
+    ([("a", "reply"), ("b", "spam"), ("c", "quote")], None, 1 / 3, "disputed"),
+    ([("a", "reply"), ("b", "reply"), ("c", "spam"), ("d", "spam")], None, 0.5, "disputed"),
+])
+def test_aggregate(answers, label, agreement, status):
+    row = labels.aggregate(answers)
+    assert (row["label"], row["label_status"], row["n_annotators"]) == (label, status, len(answers))
+    assert row["agreement"] == (None if agreement is None else pytest.approx(agreement))
+    assert row["annotator_labels"] == [{"annotator": a, "label": lab} for a, lab in sorted(answers)]
+    assert set(row) == set(LABELS_SCHEMA["properties"]) and row["label_status"] in LABEL_STATUSES
+
+
+def alpha_by_definition(units: list[list[str]]) -> float:
+    """Nominal alpha from Krippendorff's coincidence matrix, written out here as the independent
+    reference: alpha = 1 - (n - 1) * sum_c o_cc' / sum_c,k n_c n_k (c != k) ... in its usual form
+    1 - D_o / D_e."""
+    units = [u for u in units if len(u) >= 2]
+    values = sorted({v for u in units for v in u})
+    o = {(c, k): 0.0 for c in values for k in values}
+    for u in units:
+        m = len(u)
+        for i, j in itertools.permutations(range(m), 2):
+            o[u[i], u[j]] += 1 / (m - 1)
+    n_c = {c: sum(o[c, k] for k in values) for c in values}
+    n = sum(n_c.values())
+    d_o = sum(o[c, k] for c in values for k in values if c != k) / n
+    d_e = sum(n_c[c] * n_c[k] for c in values for k in values if c != k) / (n * (n - 1))
+    return 1 - d_o / d_e
+
+
+def test_alpha_matches_the_definition():
+    units = [["reply", "reply"], ["spam", "spam", "reply"], ["quote", "quote"], ["comment", "article"],
+             ["article", "article", "article"], ["reply"], ["spam", "spam"]]
+    assert labels.krippendorff_alpha(units) == pytest.approx(alpha_by_definition(units))
+    assert labels.krippendorff_alpha([["reply", "reply"], ["spam", "spam"]]) == pytest.approx(1.0)
+
+
+def test_alpha_is_undefined_without_two_values_or_overlap():
+    assert labels.krippendorff_alpha([["reply"], ["spam"]]) is None  # nobody labeled a record twice
+    assert labels.krippendorff_alpha([["reply", "reply"], ["reply", "reply"]]) is None
+    assert labels.krippendorff_alpha([]) is None
+
+
+# --- an export as Label Studio writes it --------------------------------------------------------
+
+
+def ann(aid, who, choices, *, at, cancelled=False, control="type", extra=()):
+    result = [] if choices is None else [{"from_name": control, "to_name": "text", "type": "choices",
+                                          "value": {"choices": choices}}]
+    return {"id": aid, "completed_by": {"id": len(who), "email": who}, "result": [*result, *extra],
+            "was_cancelled": cancelled, "created_at": at, "updated_at": at, "lead_time": 1.0}
+
+
+def task(tid, rid, predicted, annotations):
+    return {"id": tid, "data": {"record_id": rid, "text": "…", "segmenter_type": predicted},
+            "annotations": annotations, "drafts": [],
+            "predictions": [{"id": tid, "model_version": "0.1.0", "score": 0.9, "created_at": "2024-01-01T00:00:00Z",
+                             "result": [{"from_name": "type", "to_name": "text", "type": "choices",
+                                         "value": {"choices": [predicted]}}]}]}
+
+
+EXPORT = [
+    task(1, "r1", "comment", [
+        ann(10, "ann@x.org", ["comment"], at="2024-05-01T10:00:00Z"),
+        ann(11, "ann@x.org", ["reply"], at="2024-05-02T10:00:00Z"),  # her latest: reply
+        ann(12, "ben@x.org", ["reply"], at="2024-05-01T11:00:00Z"),
+    ]),
+    task(2, "r2", "spam", [
+        ann(20, "ann@x.org", None, at="2024-05-01T10:00:00Z", cancelled=True),
+        ann(21, "ben@x.org", ["Spam"], at="2024-05-01T10:00:00Z"),  # not a schema name
+        ann(22, "cal@x.org", ["spam", "reply"], at="2024-05-01T10:00:00Z"),
+    ]),
+    task(3, "r3", "quote", [
+        ann(30, "ann@x.org", ["quote"], at="2024-05-03T10:00:00Z"),
+        ann(31, "ann@x.org", ["advert"], at="2024-05-04T10:00:00Z"),  # latest is invalid: no fallback
+        ann(32, "ben@x.org", ["quote"], at="2024-05-01T10:00:00Z", control="kind"),
+        ann(33, "cal@x.org", ["article"], at="2024-05-01T10:00:00Z",
+            extra=[{"from_name": "boundary", "to_name": "text", "type": "choices",
+                    "value": {"choices": ["wrong boundary"]}}]),
+    ]),
+    task(4, "r0", "article", []),
+    {"id": 5, "data": {"text": "a task someone added by hand"}, "annotations": []},
+]
+
+
+def test_export_rules():
+    result = labels.from_export(EXPORT)
+    rows = {(a["record_id"], a["annotator"]): a for a in result.annotations}
+    assert sorted(rows) == [("r1", "ann@x.org"), ("r1", "ben@x.org"), ("r3", "cal@x.org")]
+    assert rows["r1", "ann@x.org"]["label"] == "reply" and rows["r1", "ann@x.org"]["annotation_id"] == 11
+    assert rows["r1", "ann@x.org"]["changed_prediction"] is True
+    assert rows["r3", "cal@x.org"]["changed_prediction"] is True
+
+    by_id = {r["record_id"]: r for r in result.labels}
+    assert [r["record_id"] for r in result.labels] == ["r0", "r1", "r2", "r3"]
+    assert by_id["r0"]["label_status"] == "unlabeled"
+    assert (by_id["r1"]["label"], by_id["r1"]["label_status"], by_id["r1"]["agreement"]) == ("reply", "agreed", 1.0)
+    assert by_id["r2"]["label_status"] == "unlabeled", "a skip and two invalid answers are no labels"
+    assert (by_id["r3"]["label"], by_id["r3"]["label_status"]) == ("article", "single")
+
+    rep = result.report
+    assert rep["annotations"] == {"kept": 3, "skipped_or_cancelled": 1, "superseded": 2, "rejected": 4,
+                                  "drafts_not_submitted": 0}
+    reasons = {(r["record_id"], r["annotator"]): r["reason"] for r in rep["rejected"]}
+    assert "not a record type" in reasons["r2", "ben@x.org"] and "valid: article" in reasons["r2", "ben@x.org"]
+    assert "2 types chosen" in reasons["r2", "cal@x.org"]
+    assert "not a record type" in reasons["r3", "ann@x.org"]
+    assert "unknown control" in reasons["r3", "ben@x.org"]
+    assert rep["boundary_flags"] == [{"record_id": "r3", "annotator": "cal@x.org", "annotation_id": 33}]
+    assert rep["tasks_without_record_id"] == [5]
+    assert rep["label_status"] == {"unlabeled": 2, "single": 1, "agreed": 1, "disputed": 0}
+    assert rep["krippendorff_alpha_nominal"] is None  # one record with two answers, one value
+    assert "latest" in rep["keep_rule"] and "cancelled" in rep["keep_rule"]
+
+
+def test_not_an_export():
+    with pytest.raises(labels.ExportError, match="not a JSON list"):
+        labels.from_export({"detail": "not found"})
+
+
+def test_write_is_atomic_and_typed(tmp_path):
+    raw = json.dumps(EXPORT).encode()
+    out = tmp_path / "L"
+    rep = labels.write(out, export_bytes=raw, snapshot_id=7, project="p", project_id=3)
+    assert (out / "export-7.json").read_bytes() == raw
+    table = pq.read_table(out / "labels.parquet")
+    assert table.schema.equals(pa.schema([pa.field("record_id", pa.string(), nullable=False),
+                                          *arrow_fields(LABELS_SCHEMA)]))
+    assert table.column("label").to_pylist() == [None, TYPE_NAMES.index("reply"), None, TYPE_NAMES.index("article")]
+    assert rep == json.loads((out / "labels.json").read_text())
+
+    # the same export again gives the same bytes (nothing from the clock)
+    again = labels.write(tmp_path / "L2", export_bytes=raw, snapshot_id=7, project="p", project_id=3)
+    assert again == rep
+    for name in ("labels.parquet", "annotations.parquet", "labels.json"):
+        assert (out / name).read_bytes() == (tmp_path / "L2" / name).read_bytes()
+
+    with pytest.raises(labels.ExportError):
+        labels.write(out, export_bytes=b"<html>", snapshot_id=8, project="p", project_id=3)
+    assert sorted(p.name for p in out.iterdir()) == ["annotations.parquet", "export-7.json", "labels.json",
+                                                     "labels.parquet"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_labels_read_back_by_datasets_polars_duckdb(tmp_path):
+    import datasets
+    import duckdb
+    import polars as pl
+
+    labels.write(tmp_path / "L", export_bytes=json.dumps(EXPORT).encode(), snapshot_id=1, project="p", project_id=1)
+    path = str(tmp_path / "L" / "labels.parquet")
+    ds = datasets.Dataset.from_parquet(path)
+    assert ds.num_rows == 4 and ds[1]["annotator_labels"] == [{"annotator": "ann@x.org", "label": "reply"},
+                                                              {"annotator": "ben@x.org", "label": "reply"}]
+    assert pl.read_parquet(path).filter(pl.col("label_status") == "agreed")["record_id"].to_list() == ["r1"]
+    n = duckdb.sql(f"select count(*) from '{tmp_path / 'L' / 'annotations.parquet'}' where changed_prediction").fetchall()
+    assert n == [(3,)]
+    assert not math.isnan(pl.read_parquet(path)["agreement"].drop_nulls().sum())

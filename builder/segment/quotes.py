@@ -434,16 +434,22 @@ _ADVERBIAL_START = {"in", "on", "at", "during", "after", "before", "speaking", "
                     "thus", "moreover", "furthermore", "separately", "similarly", "likewise", "elsewhere", "here",
                     "there", "nonetheless", "nevertheless", "of", "if", "although", "though", "because", "once",
                     "to", "unlike", "like", "amid", "following", "throughout", "within", "across", "among",
-                    "which", "who", "where", "whose", "whom", "that", "not", "including", "especially"}
+                    "which", "who", "where", "whose", "whom", "that", "not", "including", "especially", "even",
+                    "each", "every", "beyond", "besides", "outside", "inside", "just", "only", "perhaps", "maybe"}
+# `WASHINGTON, Dec. 8 (UPI) —`, `Washington (AFP) –`, `RYE, N.H. -`: a dateline is not a subject
+_DATELINE = re.compile(r"^[\s\xa0]*[A-Z][\w.’' ]{1,30}(?:,[^—–\n]{1,25})?[\s\xa0]*(?:\([A-Za-z. ]{1,20}\))?[\s\xa0]*[—–-]+[\s\xa0]+")
 
 
 def _sentence_subject(s: str) -> str | None:
     """The subject that opens a clause (for `…, saying “…”`)."""
+    m = _DATELINE.match(s)
+    if m:
+        s = s[m.end():]
     words = _tokens(s)
     # skip opening adverbials: "In a statement, X said" / "On Monday, after the vote, X"
     while "," in words[:12] and words:
         w = words[0].lower()
-        if w in _ADVERBIAL_START or w.endswith(("ly", "ing")) and words[0][:1].isupper() or words[0][:1].isdigit():
+        if w in _ADVERBIAL_START or w.endswith(("ly", "ing", "ed")) and words[0][:1].isupper() or words[0][:1].isdigit():
             words = words[words.index(",") + 1:]
         else:
             break
@@ -567,6 +573,10 @@ def _before_attribution(ctx: str) -> str | None:
             after_participle = True
             continue  # `X did Y, saying “…`: the speaker is an earlier subject
         sp = _subject_before(before)
+        if sp and sp.lower() in PRONOUNS:
+            # `Clinton says she … what she calls “…`: the pronoun stands for the named subject before it
+            named = _named_subject_before(before)
+            return named or sp
         if sp:
             return sp
         if _AND_END.search(before):  # `Reid caucused on Saturday and says he voted “…`
@@ -579,6 +589,9 @@ def _before_attribution(ctx: str) -> str | None:
             return sp
     if a:
         return _np_after(ctx[a.end():])
+    m = _NAME_COLON.search(ctx)
+    if m:  # `… - Michael P. McDonald: “…` (a roundup's source line)
+        return m.group(1)
     if after_participle:
         return None  # the sentence subject is the better guess, and the caller tries it next
     # an unknown verb right before the mark: `Moscow reiterated “…`
@@ -586,6 +599,19 @@ def _before_attribution(ctx: str) -> str | None:
     if m:
         sp = _subject_before(ctx[: m.start(1)])
         if sp and (_named(sp) or sp.lower() in PRONOUNS):
+            return sp
+    return None
+
+
+_NAME_COLON = re.compile(r"(?:^|[—–-][\s\xa0]|[.!?][\s\xa0])[\s\xa0]*((?:[A-Z][\w.’'-]*[\s\xa0]+(?:and[\s\xa0]+)?){0,4}"
+                         r"[A-Z][\w.’'-]*)[\s\xa0]*:[\s\xa0]*$")
+def _named_subject_before(ctx: str) -> str | None:
+    """The named subject of an earlier speech verb in the same sentence, if any."""
+    for v in reversed(list(_VERB.finditer(ctx))):
+        if v.group() in _WEAK_VERBS or v.group().endswith("ing"):
+            continue
+        sp = _subject_before(ctx[: v.start()])
+        if sp and _named(sp):
             return sp
     return None
 

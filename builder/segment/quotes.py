@@ -74,8 +74,8 @@ SPEECH_VERBS = (
     "repeated|repeats|summed up|put it|wrote in|elaborated|offered|insisted|blasted|slammed|shot back|fired back|"
     "hit back|pushed back|weighed in|spoke|speaks|quoted|"
     "accused|accuses|praised|praises|criticized|criticizes|dismissed|thanked|hailed|touted|"
-    "conceded|acknowledging|explaining|predicting|promising|vowing|calling|describing|suggest|add|write|note|"
-    "claim|argue|insist|warn|ask|explain|declare|state|admit|acknowledge|respond|reply|tweet|concede|predict"
+    "conceded|acknowledging|explaining|predicting|promising|vowing|calling|describing|suggest|add|write|"
+    "argue|insist|warn|ask|explain|declare|admit|acknowledge|respond|concede|predict"
 )
 
 
@@ -516,6 +516,8 @@ def _loose_after(ctx: str) -> str | None:
         verb = v.group()
         if verb in _WEAK_VERBS or verb.endswith("ing"):
             continue
+        if len(ctx[v.end():].split()) > 6 and not _PREP_TAIL.match(ctx, v.end()):
+            continue  # `… “…” that he said would make …`: a clause of its own, not the attribution
         sp = _subject_before(ctx[: v.start()])
         if sp:
             return sp

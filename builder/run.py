@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from builder.document import Document
 from builder.errors import InputError
 from builder.ingest import Fields, Ingested, Rejected, read_documents
-from builder.schema import FIELDS, SCHEMA, SCHEMA_VERSION, TYPE_INDEX, TYPE_NAMES, arrow_schema
+from builder.schema import FIELDS, SCHEMA, SCHEMA_VERSION, TYPE_INDEX, TYPE_NAMES, arrow_fields, arrow_schema
 
 BATCH_DOCS = 128  # documents per batch sent to a worker...
 BATCH_CHARS = 2_000_000  # ...or fewer, once they add up to this much text
@@ -98,14 +98,20 @@ def storage_schema() -> pa.Schema:
     the features imply, nullability included, and Features know no "not null": with non-nullable
     columns `type` would load as a plain int64 instead of a ClassLabel. Non-null columns are
     enforced before writing instead (_check_records)."""
-    schema = arrow_schema()
-    return pa.schema([f.with_nullable(True) for f in schema], metadata=schema.metadata)
+    return pa.schema(_columns(), metadata=arrow_schema().metadata)
+
+
+@cache
+def _columns() -> pa.Schema:
+    """The stored columns without the metadata: what workers build tables with. Deriving the
+    metadata imports datasets (a second and ~80 MB per process), which only the writer needs."""
+    return pa.schema([f.with_nullable(True) for f in arrow_fields()])
 
 
 def _to_table(records: list[dict]) -> pa.Table:
     columns = {name: [r[name] for r in records] for name in FIELDS}
     columns["type"] = [TYPE_INDEX[t] for t in columns["type"]]
-    return pa.Table.from_pydict(columns, schema=storage_schema())
+    return pa.Table.from_pydict(columns, schema=_columns())
 
 
 def _one_line(e: BaseException) -> str:

@@ -401,7 +401,7 @@ def _np_after(s: str) -> str | None:
     """The noun phrase that starts s (the subject of an inverted attribution: `said X`)."""
     words = _tokens(s)
     np: list[str] = []
-    for w in words:
+    for i, w in enumerate(words):
         low = w.lower()
         if w in {",", ";", ":", "(", ")", "—", "–", "―"}:
             break
@@ -414,7 +414,7 @@ def _np_after(s: str) -> str | None:
             if low in PRONOUNS:
                 return w
         if w[:1].islower() and np and low not in _NP_LINKS and low not in _GENERIC_HEADS and not (
-                np[-1].lower() in _DETERMINERS):
+                np[-1].lower() in _DETERMINERS) and not _name_ahead(words, i):
             break
         np.append(w)
         if len(np) >= 9:
@@ -440,6 +440,16 @@ _ADVERBIAL_START = {"in", "on", "at", "during", "after", "before", "speaking", "
 _DATELINE = re.compile(r"^[\s\xa0]*[A-Z][\w.’' ]{1,30}(?:,[^—–\n]{1,25})?[\s\xa0]*(?:\([A-Za-z. ]{1,20}\))?[\s\xa0]*[—–-]+[\s\xa0]+")
 
 
+def _name_ahead(words: list[str], i: int) -> bool:
+    """`widow Terry Strada`, `state Del. Marcia Price`: a capitalized name within two words."""
+    for w in words[i + 1: i + 3]:
+        if w[:1].isupper():
+            return True
+        if not w[:1].isalpha() or w.lower() in _STOP:
+            return False
+    return False
+
+
 def _sentence_subject(s: str) -> str | None:
     """The subject that opens a clause (for `…, saying “…”`)."""
     m = _DATELINE.match(s)
@@ -457,7 +467,7 @@ def _sentence_subject(s: str) -> str | None:
 
 
 _TIGHT_AFTER = re.compile(r"^[\s\xa0]*,?[\s\xa0]*")
-_PREP_TAIL = re.compile(r"^[\s\xa0]*(?:[,.;:!?]|$|(?:in|on|at|to|of|during|after|before|about|with|from|for|"
+_PREP_TAIL = re.compile(r"[\s\xa0]*(?:[,.;:!?]|$|(?:in|on|at|to|of|during|after|before|about|with|from|for|"
                         r"while|when|as|last|this|on|earlier|later|yesterday|today|tonight|again|afterward|"
                         r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|reporters|CNN|Fox|NBC|ABC|"
                         r"CBS|MSNBC|him|her|them|me|us)\b)")
@@ -483,10 +493,12 @@ def _tight_after(ctx: str, new_sentence: bool) -> str | None:
     head = lead[: v.start()]
     if len(head.split()) > 12 or "," in head and not re.search(r",\s*$", head) and new_sentence:
         return None
-    if head[:1].islower() and head.split()[0].lower() not in PRONOUNS and head.split()[0].lower() not in _DETERMINERS:
-        return None
-    if new_sentence and (_CLAUSE_NEXT.match(lead, v.end()) or len(head.split()) > 6):
-        return None
+    if head[:1].islower() and head.split()[0].lower() not in PRONOUNS and head.split()[0].lower() not in _DETERMINERS \
+            and not any(w[:1].isupper() for w in head.split()[1:4]):
+        return None  # `,” and then …` — but `,” panel Chairman X said` is an attribution
+    if new_sentence and (_CLAUSE_NEXT.match(lead, v.end()) or len(head.split()) > 6 or not (
+            _PREP_TAIL.match(lead, v.end()) or v.group() in _TAKES_OBJECT)):
+        return None  # `.” The agency said North Korea had …`: a new sentence of reported speech
     sp = _subject_before(head)
     if sp and new_sentence and not sp[:1].isupper():
         return None
@@ -494,6 +506,7 @@ def _tight_after(ctx: str, new_sentence: bool) -> str | None:
 
 
 _INVERTED_OK = {"read", "reads", "continued", "continues", "answered", "agreed", "repeated"}
+_TAKES_OBJECT = {"told", "tells", "asked", "asks"}
 _ADJACENT_OK = {"continued", "continues", "went on", "reported", "reports", "posted", "answered", "answers",
                 "agreed", "agrees", "repeated", "repeats", "confirmed", "confirms"}
 # After a quote that ended its sentence, `X said it would…` starts reported speech, not an attribution.
@@ -516,7 +529,8 @@ def _loose_after(ctx: str) -> str | None:
         verb = v.group()
         if verb in _WEAK_VERBS or verb.endswith("ing"):
             continue
-        if len(ctx[v.end():].split()) > 6 and not _PREP_TAIL.match(ctx, v.end()):
+        tail = ctx[v.end():].split()
+        if len(tail) > 8 or "that" in tail or len(tail) > 4 and not _PREP_TAIL.match(ctx, v.end()):
             continue  # `… “…” that he said would make …`: a clause of its own, not the attribution
         sp = _subject_before(ctx[: v.start()])
         if sp:

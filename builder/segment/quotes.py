@@ -750,7 +750,7 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
         if n_words <= 2 and not (route in ("tight", "loose", "before", "colon") or _VERB.search(before)
                                  or route == "subject" and _named(speaker)):
             continue  # a scare quote
-        if _NAMING.search(before) or _is_title_case(inner) and (not tight or _TITLE_CONTEXT.search(before)):
+        if _NAMING.search(before) or _is_title_case(inner) and _TITLE_CONTEXT.search(before):
             continue  # a title of a work, a show or a slogan: `a show called “…”`, `on CBS’s “Face the Nation”`
         if speaker is not None and resolved is None:
             resolved = _resolve(speaker, named)
@@ -774,7 +774,8 @@ _DEBUG: list | None = None
 _NAMING = re.compile(r"(?:\b(?:titled|entitled|dubbed|headlined|nicknamed|labeled|labelled|known as|billed as|"
                      r"branded)|\b(?:a|an|the|its|his|her|their)[\s\xa0]+(?:[\w-]+[\s\xa0]+)?(?:called|named))"
                      r"[\s\xa0]*[,:]?[\s\xa0]*$")
-_TITLE_CONTEXT = re.compile(r"(?:[’']s|\b(?:on|of|in|at|from|to|for|with|by|read|watch|watched|see|saw))[\s\xa0]*$")
+_TITLE_CONTEXT = re.compile(r"(?:[’']s|\b(?:on|of|in|at|from|to|for|with|by|read|watch|watched|see|saw|its|his|her|"
+                            r"their|our|my|your))[\s\xa0]*$")
 
 
 _QUOTED = re.compile(r'["“][^"“”]*["”]')

@@ -592,7 +592,13 @@ def _before_attribution(ctx: str) -> str | None:
         if sp and sp.lower() in PRONOUNS:
             # `Clinton says she … what she calls “…`: the pronoun stands for the named subject before it
             named = _named_subject_before(before)
+            if named is None and _WHAT_PRONOUN.search(before):
+                named = _sentence_subject(before)  # `Ban condemned what he called “…`
+                named = named if _named(named) else None
             return named or sp
+        if sp and not _named(sp):
+            # `Ryan said the spate of protests demands “…`: a named speaker earlier in the sentence
+            return _named_subject_before(before) or sp
         if sp:
             return sp
         if _AND_END.search(before):  # `Reid caucused on Saturday and says he voted “…`
@@ -621,6 +627,9 @@ def _before_attribution(ctx: str) -> str | None:
 
 _NAME_COLON = re.compile(r"(?:^|[—–-][\s\xa0]|[.!?][\s\xa0])[\s\xa0]*((?:[A-Z][\w.’'-]*[\s\xa0]+(?:and[\s\xa0]+)?){0,4}"
                          r"[A-Z][\w.’'-]*)[\s\xa0]*:[\s\xa0]*$")
+_WHAT_PRONOUN = re.compile(r"\b(?:what|whom)[\s\xa0]+(?:he|she|it|they)[\s\xa0]*$", re.I)
+
+
 def _named_subject_before(ctx: str) -> str | None:
     """The named subject of an earlier speech verb in the same sentence, if any."""
     for v in reversed(list(_VERB.finditer(ctx))):
@@ -730,6 +739,9 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
             speaker = _comma_tail(after)
         if speaker is None and not new_sentence:
             speaker, route = _loose_after(after), "loose"
+        if speaker is not None and speaker.lower() in PRONOUNS and not starts_sentence:
+            # `DuVernay said she felt … because “…,” she said`: the named subject of the sentence
+            speaker = _named_subject_before(before) or speaker
         if speaker is None:
             speaker, route = _before_attribution(before), "before"
         if speaker is None and starts_sentence:

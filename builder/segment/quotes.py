@@ -737,6 +737,9 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
         speaker = _tight_after(after, new_sentence)
         if speaker is None and inner[-1:] == ",":
             speaker = _comma_tail(after)
+        if speaker is None and inner[-1:] in ",!?":
+            m = _INVERTED_ANY.match(after)  # `“This is fantastic!” beamed Donald Hartley`
+            speaker = _np_after(after[m.end():]) if m else None
         if speaker is None and not new_sentence:
             speaker, route = _loose_after(after), "loose"
         if speaker is not None and speaker.lower() in PRONOUNS and not starts_sentence:
@@ -756,6 +759,9 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
         if speaker is None and prev is not None and prev[0] is not None and not text[para_lo:o].strip() \
                 and _adjacent(text, prev[2], o):
             speaker, resolved, route = prev[0], prev[1], "adjacent"
+        if speaker is None and not text[para_lo:o].strip() and _QUOTE_PARA.match(text, o, para_hi):
+            # a paragraph that is one quote, after a paragraph about someone: `Valastro praised …¶“We need …”`
+            speaker, route = _previous_paragraph_speaker(text, start, para_lo), "prev_para"
         if speaker is None:
             route = "none"
         tight = route in ("tight", "colon") or route == "before" and _INTRO_END.search(before) is not None
@@ -781,7 +787,7 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
 _INTRO_END = re.compile(r"\b" + _VERB_ALT + r"(?:[\s\xa0]+(?:that|him|her|them|us|me|reporters))?"
                         r"[\s\xa0]*[,:]?[\s\xa0]*$")
 _ROUTE_SCORE = {"tight": 0.95, "loose": 0.9, "before": 0.9, "colon": 0.9, "subject": 0.75, "same_para": 0.85,
-                "last_speaker": 0.75, "adjacent": 0.8, "none": 0.6}
+                "last_speaker": 0.75, "adjacent": 0.8, "prev_para": 0.7, "none": 0.6}
 _DEBUG: list | None = None
 _NAMING = re.compile(r"(?:\b(?:titled|entitled|dubbed|headlined|nicknamed|labeled|labelled|known as|billed as|"
                      r"branded)|\b(?:a|an|the|its|his|her|their)[\s\xa0]+(?:[\w-]+[\s\xa0]+)?(?:called|named))"
@@ -809,6 +815,30 @@ def _last_speaker(ctx: str) -> str | None:
         if sp and sp[:1].isupper():
             return sp
     return None
+
+
+_INVERTED_ANY = re.compile(r"[\s\xa0]*,?[\s\xa0]*[a-z]{3,}ed[\s\xa0]+(?=[A-Z])")
+# a paragraph that is nothing but a quote (and perhaps trailing space)
+_QUOTE_PARA = re.compile(r"[“\"][^\n]*[”\"][\s\xa0\u200b]*$")
+
+
+def _previous_paragraph_speaker(text: str, lo: int, para_lo: int) -> str | None:
+    """Who the paragraph before para_lo is about: the subject of its last speech verb, else the named
+    subject of its first sentence."""
+    k = para_lo - 1
+    while k > lo and text[k].isspace():
+        k -= 1
+    if k <= lo:
+        return None
+    p_lo = max(lo, text.rfind("\n", lo, k) + 1)
+    prev = text[p_lo: k + 1]
+    if prev.lstrip()[:1] in OPENERS + STRAIGHT + CLOSERS:
+        return None  # the previous paragraph is itself a quote without a speaker
+    sp = _last_speaker(prev)
+    if sp and _named(sp):
+        return sp
+    sp = _sentence_subject(prev[: _sentence_end(prev, 0, len(prev))])
+    return sp if sp and _named(sp) else None
 
 
 def _adjacent(text: str, prev_para_end: int, o: int) -> bool:

@@ -264,5 +264,57 @@ def diff_cmd(old: Path, new: Path, as_json: bool, show: int) -> None:
     click.echo(json.dumps(d, indent=2, ensure_ascii=False) if as_json else release.diff_summary(d, show=show))
 
 
+# --- Evaluating (builder/evaluate.py, builder/baselines.py) --------------------------------------
+
+
+@cli.command("evaluate")
+@click.argument("predictions", type=click.Path(path_type=Path))
+@click.option("--release", "release_dir", required=True, type=click.Path(path_type=Path),
+              help="The release the predictions answer: RELEASES/NAME/X.Y.Z.")
+@click.option("--task", type=click.Choice(["type", "spam"]), default="type", show_default=True,
+              help="type: a record's type (macro-F1). spam: spam or not over comments, replies and spam (F1 of spam).")
+@click.option("--split", default="test", show_default=True, help="The split the predictions are for.")
+@click.option("--gold", type=click.Choice(["human", "silver"]), default="human", show_default=True,
+              help="human: the aggregated human labels (agreed or single). silver: the segmenter's own type, for a "
+                   "release without human labels; every output then says so.")
+@click.option("--allow-missing", is_flag=True,
+              help="Count records without a prediction as wrong instead of refusing the file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+def evaluate_cmd(predictions: Path, release_dir: Path, task: str, split: str, gold: str, allow_missing: bool,
+                 as_json: bool) -> None:
+    """Score PREDICTIONS (.csv, .jsonl or .parquet with the columns record_id and prediction: a label
+    name or its class index) with the official evaluator: accuracy, macro- and micro-F1, per-class
+    figures, confusion matrix, the official metric with a 95% bootstrap interval over documents, and
+    the metric per source domain with the worst one. Unknown, duplicate or other-split ids, labels
+    that are not classes, missing records and another release's fingerprint are refused."""
+    import json
+
+    from builder import evaluate
+
+    result = evaluate.evaluate(predictions, release_dir, task=task, split=split, gold=gold,
+                               allow_missing=allow_missing)
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else evaluate.format_report(result))
+
+
+@cli.command("baseline")
+@click.argument("name", type=click.Choice(["majority", "segmenter", "tfidf"]))
+@click.option("--release", "release_dir", required=True, type=click.Path(path_type=Path),
+              help="The release: RELEASES/NAME/X.Y.Z (fit on train, C chosen on validation).")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="Prediction file to write: .csv, .jsonl or .parquet, the format `builder evaluate` reads.")
+@click.option("--task", type=click.Choice(["type", "spam"]), default="type", show_default=True, help="The task.")
+@click.option("--split", default="test", show_default=True, help="The split to predict.")
+@click.option("--gold", type=click.Choice(["human", "silver"]), default="human", show_default=True,
+              help="What majority and tfidf learn from: human labels, or the segmenter's types (silver).")
+def baseline_cmd(name: str, release_dir: Path, out: Path, task: str, split: str, gold: str) -> None:
+    """Write the predictions of baseline NAME for every record of a split: majority (the most frequent
+    gold class of train), segmenter (the segmenter's own type), tfidf (TF-IDF word and character
+    n-grams + logistic regression, fit on train, C chosen on validation, fixed seed)."""
+    from builder import baselines
+
+    n = baselines.run_baseline(name, release_dir, out, task=task, split=split, gold=gold)
+    click.echo(f"wrote {n} predictions of baseline {name} for task {task}, split {split}: {out}", err=True)
+
+
 def main() -> None:
     cli(prog_name="builder")

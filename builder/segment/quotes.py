@@ -313,7 +313,8 @@ _TRAIL_ADVERBIAL = re.compile(
     r"(?:[\s\xa0,]+(?:(?:on|last|this|earlier|later|in|at|during|late|early|over|next)[\s\xa0]+"
     r"(?:the[\s\xa0]+|a[\s\xa0]+|an[\s\xa0]+)?(?:past|time|morning|afternoon|evening|night|weekend|week|month|year|"
     r"day|" + _DAYS + "|" + _MONTHS + r"|recent[\s\xa0]+\w+|\d+\w*)(?:[\s\xa0]+(?:morning|night|afternoon|evening|"
-    r"\d+\w*))?|" + _DAYS + r"|today|yesterday|tonight|recently|again|previously|once|now|then|(?:[’']s))"
+    r"\d+\w*))?|" + _DAYS + r"|today|yesterday|tonight|recently|again|previously|once|now|then|(?:[’']s)|"
+    r"(?:less than[\s\xa0]+|more than[\s\xa0]+|about[\s\xa0]+|nearly[\s\xa0]+)?(?:[\w-]+[\s\xa0]+){1,3}ago)"
     r"|[\s\xa0]*\([^()]{1,40}\))+[\s\xa0]*$")
 _RELATIVE = {"who", "which", "that"}
 
@@ -588,6 +589,10 @@ def _before_attribution(ctx: str) -> str | None:
                     return sp
             after_participle = True
             continue  # `X did Y, saying “…`: the speaker is an earlier subject
+        if _COMMA_END.search(before) and not verb.endswith("ing") and verb not in _TAKES_OBJECT:
+            m = _PARENTHETICAL_NAME.match(rest)  # `The paradox, says Carl Anthony, a historian, is that “…`
+            if m:
+                return m.group(1)
         sp = _subject_before(before)
         if sp and sp.lower() in PRONOUNS:
             # `Clinton says she … what she calls “…`: the pronoun stands for the named subject before it
@@ -643,6 +648,7 @@ def _named_subject_before(ctx: str) -> str | None:
 
 _BY = re.compile(r"[\s\xa0]+by[\s\xa0]+(?=[A-Z]|(?:host|moderator|reporter|anchor|the|a|an)\b)")
 _CLOSED_BEFORE = re.compile(r"[,.!?]?[”\"][\s\xa0]*$")
+_PARENTHETICAL_NAME = re.compile(r"[\s\xa0]+((?:[A-Z][\w.’'-]*[\s\xa0]+){0,3}[A-Z][\w.’'-]*)[\s\xa0]*[,:]")
 _COMMA_END = re.compile(r"[,;(—–][\s\xa0]*$")
 _AND_END = re.compile(r"\b(?:and|but)[\s\xa0]*$")
 

@@ -51,7 +51,7 @@ Reply
 """
 
 
-def write_records(records: list[dict], path: Path) -> Path:
+def _write_records(records: list[dict], path: Path) -> Path:
     """Records as `builder segment` stores them: the record schema, `type` as its class index."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -108,8 +108,14 @@ def harbour_records() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
+def write_records():
+    """write_records(records, path): record dicts → a records Parquet file, as `builder segment` writes."""
+    return _write_records
+
+
+@pytest.fixture(scope="session")
 def harbour_parquet(tmp_path_factory, harbour_records) -> Path:
-    return write_records(harbour_records, tmp_path_factory.mktemp("records") / "harbour.parquet")
+    return _write_records(harbour_records, tmp_path_factory.mktemp("records") / "harbour.parquet")
 
 
 @pytest.fixture(scope="session")

@@ -439,3 +439,40 @@ def test_croissant_validates_and_reads(v1):
         got = list(ds.records(split))
         assert len(got) == m["splits"][split]["rows"]
     assert [r["classes/name"] for r in ds.records("classes")] == list(TYPE_NAMES)
+
+
+# --- near-duplicates -----------------------------------------------------------------------------
+
+
+def test_signatures_equal_datasketch_minhash():
+    """The batched signatures are datasketch's MinHash, set by set."""
+    import numpy as np
+    from datasketch import MinHash
+
+    from builder.dedup import NUM_PERM, SEED, NearDuplicates
+
+    rng = np.random.default_rng(3)
+    sets = [rng.integers(0, 2**32, int(rng.integers(1, 200)), dtype=np.uint64).astype(np.uint32) for _ in range(200)]
+    sig = NearDuplicates().signatures(sets, chunk=500)
+    for s, row in zip(sets, sig):
+        m = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=int)
+        m.update_batch(s.tolist())
+        assert np.array_equal(m.hashvalues.astype(np.uint32), row)
+
+
+def test_near_duplicates_join_documents_and_short_texts_do_not():
+    import numpy as np
+
+    from builder.dedup import NearDuplicates, normalize
+
+    assert normalize("Goo-g-le is PAYING $97 p-e-r hour,w-i-th payouts") == "google is paying 97 per hour with payouts"
+    nd = NearDuplicates()
+    texts = ["Goo-g-le is paying $97 p-e-r hour, w-i-th weekly payouts, I got a brand new car from it",
+             "Google is paying $97 per hour with weekly payouts!! I got a brand new car from it",
+             "A council meeting about the harbour wall went on until late in the evening yesterday",
+             "Great article!", "Great article!"]
+    nd.add(np.array([0, 1, 2, 3, 4]), texts)
+    roots = nd.groups(5)
+    assert roots[0] == roots[1] and len({roots[0], roots[2], roots[3], roots[4]}) == 4
+    assert (nd.report.records_checked, nd.report.records_too_short) == (3, 2)
+    assert (nd.report.clusters, nd.report.largest_cluster, nd.report.near_duplicate_records) == (1, 2, 2)

@@ -44,6 +44,12 @@ def cli() -> None:
                    "encodings (default: NAME.report.json next to the output).")
 @click.option("--shard-rows", type=click.IntRange(min=1), default=None,
               help="Rows per shard of a directory output (default: 1,000,000).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: worker processes on this machine. ray: Ray Data on a local Ray instance or a "
+                   "cluster (a directory output only; needs the extra: pip install '.[ray]').")
+@click.option("--ray-address", default=None,
+              help="--engine ray: the cluster to run on, e.g. 'auto' or 'ray://HEAD:10001' (default: "
+                   "$RAY_ADDRESS, else a private local instance with --workers CPUs).")
 @click.option("--id-field", default=None, help="Table inputs: the id column (default: 'id', else 'doc_id').")
 @click.option("--text-field", default=None,
               help="Table inputs: the text column (default: 'text', else 'content').")
@@ -51,8 +57,8 @@ def cli() -> None:
 @click.option("--url-field", default=None, help="Table inputs: the URL column (default: 'url' if present).")
 @click.option("--domain-field", default=None,
               help="Table inputs: the domain column (default: 'domain' if present, else from the URL).")
-def segment_cmd(inputs, out, workers, quarantine, report, shard_rows, id_field, text_field, title_field,
-                url_field, domain_field) -> None:
+def segment_cmd(inputs, out, workers, quarantine, report, shard_rows, engine, ray_address, id_field, text_field,
+                title_field, url_field, domain_field) -> None:
     """Segment raw documents into typed records (article, quote, comment, reply, spam) as Parquet.
 
     INPUT is a file or a directory (read recursively, in sorted order, hidden names skipped):
@@ -64,8 +70,17 @@ def segment_cmd(inputs, out, workers, quarantine, report, shard_rows, id_field, 
     from builder.run import segment_corpus
 
     fields = Fields(id=id_field, text=text_field, title=title_field, url=url_field, domain=domain_field)
+    if engine == "ray":
+        from builder.engine_ray import segment_corpus  # noqa: F811 - imported only when chosen: Ray is an extra
+        kwargs = {"address": ray_address}
+    elif ray_address is not None:
+        from builder.errors import InputError
+
+        raise InputError("--ray-address applies to --engine ray; add --engine ray, or drop --ray-address")
+    else:
+        kwargs = {}
     result = segment_corpus(inputs, out, workers=workers, quarantine=quarantine, report=report,
-                            shard_rows=shard_rows, fields=fields, progress=sys.stderr.isatty())
+                            shard_rows=shard_rows, fields=fields, progress=sys.stderr.isatty(), **kwargs)
     docs, recs = result["documents"], result["records"]
     click.echo(f"segmented {docs['segmented']} of {docs['read']} documents ({docs['quarantined']} quarantined) "
                f"into {recs['total']} records: {out}", err=True)

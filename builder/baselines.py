@@ -18,8 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builder.errors import InputError
-from builder.evaluate import (GOLDS, Release, Task, _confusion, get_task, official_metric, task_frame,
-                              write_predictions)
+from builder.evaluate import GOLDS, Release, Task, get_task, scores, task_frame, write_predictions
 
 BASELINES = ("majority", "segmenter", "tfidf")
 C_GRID = (0.1, 1.0, 10.0, 100.0)  # the tfidf baseline's one hyper-parameter, chosen on validation
@@ -131,12 +130,10 @@ def _fit_tfidf(release, task: str | Task, *, gold: str) -> TfidfModel:
         return model
     x_val = model.features(val)
     y_val = pc.index_in(_gold(val, gold), value_set=pa.array(task.labels)).to_numpy(zero_copy_only=False)
-    k = len(task.labels)
     best = None
     for c in C_GRID:
         clf = fit(c)
-        cells = y_val.astype(np.int64) * (k + 1) + clf.predict(x_val).astype(np.int64)
-        score = float(official_metric(task, _confusion(cells, k)))
+        score = scores(task, y_val, clf.predict(x_val))["score"]
         model.validation[c] = score
         if best is None or score > best[0]:
             best = (score, c, clf)

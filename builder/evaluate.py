@@ -39,7 +39,7 @@ FINGERPRINT_KEY = "fingerprint"  # a prediction file's column, or its Parquet ke
 _SHOW = 5  # how many offending ids an error names
 
 __all__ = [
-    "TASKS", "Task", "Release", "Evaluator", "evaluate", "format_report", "read_predictions",
+    "TASKS", "Task", "Release", "Evaluator", "evaluate", "scores", "format_report", "read_predictions",
     "write_predictions", "task_frame", "benchmark_table", "PredictionError", "ReleaseMismatchError",
     "NoGoldError", "ReleaseError",
 ]
@@ -285,11 +285,20 @@ def _as_table(predictions: Any) -> pa.Table:
                           "[...]} or a mapping record_id → prediction, not " + type(predictions).__name__)
 
 
+def _plain(arr: pa.Array) -> pa.Array:
+    """Categoricals decoded, and large or view strings (polars, pandas) as plain strings."""
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_large_string(arr.type) or pa.types.is_string_view(arr.type):
+        arr = arr.cast(pa.string())
+    return arr
+
+
 def _prediction_indices(col: pa.ChunkedArray, labels: tuple[str, ...], ids: pa.Array) -> np.ndarray:
     """Label names or class indices → class indices; anything else is refused, naming the valid labels."""
     k = len(labels)
     valid = f"valid: {', '.join(labels)} (or their indices 0-{k - 1})"
-    arr = col.combine_chunks()
+    arr = _plain(col.combine_chunks())
     if arr.null_count:
         first = pc.filter(ids, pc.is_null(arr))[:_SHOW].to_pylist()
         raise PredictionError(f"{arr.null_count} empty prediction(s) (first: {', '.join(map(str, first))}); {valid}")
@@ -300,7 +309,7 @@ def _prediction_indices(col: pa.ChunkedArray, labels: tuple[str, ...], ids: pa.A
             shown = ", ".join(str(v) for v in dict.fromkeys(values[bad].tolist()))
             raise PredictionError(f"{int(bad.sum())} prediction(s) are not a class ({shown[:200]}); {valid}")
         return values.astype(np.int64)
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+    if not pa.types.is_string(arr.type):
         raise PredictionError(f"the prediction column has type {arr.type}; {valid}")
     idx = pc.index_in(arr, value_set=pa.array(labels, arr.type))
     if idx.null_count == 0:
@@ -420,6 +429,35 @@ def _confusion(cells: np.ndarray, k: int, groups: np.ndarray | None = None, n_gr
     return np.bincount(groups * kk + cells, minlength=n_groups * kk).reshape(n_groups, k, k + 1)
 
 
+def _cells(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
+    """Each scored record's cell of the (k, k+1) confusion matrix; a prediction of -1 is 'missing'."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    return y_true * (k + 1) + np.where(y_pred < 0, k, y_pred)
+
+
+def scores(task: str | Task, y_true, y_pred) -> dict:
+    """The point figures of predictions against gold, both as class indices of task.labels (a
+    prediction of -1: none, counted wrong): official score, accuracy, macro- and micro-F1, per-class
+    precision, recall, F1 and support, and the confusion matrix. What the evaluator reports, without
+    the checks, the interval and the domains."""
+    task = get_task(task)
+    k = len(task.labels)
+    cm = _confusion(_cells(y_true, y_pred, k), k)
+    tp, support, predicted = _counts(cm)
+    precision, recall, f1 = _div(tp, predicted), _div(tp, support), _f1(cm)
+    return {
+        "score": float(official_metric(task, cm)),
+        "accuracy": float(accuracy(cm)),
+        "macro_f1": float(macro_f1(cm)),
+        "micro_f1": float(micro_f1(cm)),
+        "per_class": {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                             "support": int(support[i])} for i, name in enumerate(task.labels)},
+        "confusion": {"rows": "gold", "columns": "predicted", "labels": list(task.labels),
+                      "matrix": cm[:, :k].tolist(), "missing": cm[:, k].tolist()},
+    }
+
+
 def _bootstrap(task: Task, cells: np.ndarray, docs: np.ndarray, n_docs: int, k: int, *,
                resamples: int, seed: int, level: float) -> tuple[float, float]:
     """Percentile interval of the official metric over resamples of whole documents.
@@ -530,9 +568,9 @@ class Evaluator:
     # -- checks, in the order a user can fix them
 
     def _positions(self, table: pa.Table) -> np.ndarray:
-        ids = table["record_id"].combine_chunks()
-        if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
-            ids = ids.cast(pa.string())
+        ids = _plain(table["record_id"].combine_chunks())
+        if not pa.types.is_string(ids.type):
+            raise PredictionError(f"record_id has type {ids.type}; record ids are strings, as in the release")
         if ids.null_count:
             raise PredictionError(f"{ids.null_count} prediction(s) have an empty record_id")
         pos = pc.index_in(ids, value_set=self.ids).to_numpy(zero_copy_only=False)
@@ -598,14 +636,9 @@ class Evaluator:
     def _score(self, pred_all: np.ndarray, n_missing: int) -> dict:
         task, k = self.task, len(self.task.labels)
         rows = np.flatnonzero(self.scored)
-        y_true = self.gold_idx[rows]
-        y_pred = pred_all[rows]
-        cells = y_true * (k + 1) + np.where(y_pred < 0, k, y_pred)
-        cm = _confusion(cells, k)
-        tp, support, predicted = _counts(cm)
-        precision, recall, f1 = _div(tp, predicted), _div(tp, support), _f1(cm)
-        score = float(official_metric(task, cm))
-
+        y_true, y_pred = self.gold_idx[rows], pred_all[rows]
+        point = scores(task, y_true, y_pred)
+        cells = _cells(y_true, y_pred, k)
         docs = pc.dictionary_encode(pc.take(self._docs, pa.array(rows)))
         ci_low, ci_high = _bootstrap(task, cells, docs.indices.to_numpy(zero_copy_only=False).astype(np.int64),
                                      len(docs.dictionary), k, resamples=self.resamples, seed=self.seed,
@@ -619,18 +652,11 @@ class Evaluator:
                         "fingerprint": self.release.fingerprint},
             "labels": list(task.labels),
             "metric": task.metric,
-            "score": score,
+            "score": point["score"],
             "n": int(len(rows)),
             "excluded": dict(self.excluded),
             "missing": n_missing,
-            "accuracy": float(accuracy(cm)),
-            "macro_f1": float(macro_f1(cm)),
-            "micro_f1": float(micro_f1(cm)),
-            "per_class": {name: {"precision": float(precision[i]), "recall": float(recall[i]),
-                                 "f1": float(f1[i]), "support": int(support[i])}
-                          for i, name in enumerate(task.labels)},
-            "confusion": {"rows": "gold", "columns": "predicted", "labels": list(task.labels),
-                          "matrix": cm[:, :k].tolist(), "missing": cm[:, k].tolist()},
+            **{key: point[key] for key in ("accuracy", "macro_f1", "micro_f1", "per_class", "confusion")},
             "ci": {"metric": task.metric, "low": ci_low, "high": ci_high, "level": self.level,
                    "resamples": self.resamples, "seed": self.seed, "unit": BOOTSTRAP["unit"],
                    "documents": int(len(docs.dictionary))},
@@ -666,11 +692,11 @@ class Evaluator:
 def evaluate(predictions, release, *, task: str = "type", split: str = "test", gold: str = "human",
              allow_missing: bool = False, fingerprint: str | None = None) -> dict:
     """Score in-memory predictions (see `Evaluator`) or a prediction file (a path) against a release."""
+    evaluator = Evaluator(release, task, split, gold)  # the release and options first: they frame the file's errors
     if isinstance(predictions, (str, os.PathLike)):
         predictions, file_fingerprint = read_predictions(predictions)
         fingerprint = fingerprint or file_fingerprint
-    return Evaluator(release, task, split, gold).evaluate(predictions, allow_missing=allow_missing,
-                                                         fingerprint=fingerprint)
+    return evaluator.evaluate(predictions, allow_missing=allow_missing, fingerprint=fingerprint)
 
 
 def format_report(result: dict) -> str:

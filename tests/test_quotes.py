@@ -8,6 +8,8 @@ import sys
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from builder.segment.quotes import Quote, find_quotes
 from tests.helpers import SAMPLES, SEED, SHARED, need_shared
@@ -173,6 +175,26 @@ def test_no_marks_no_quotes_and_empty_span():
     assert quotes_of("Nothing is quoted here.") == []
     assert quotes_of("") == []
     assert quotes_of('Text "" with an empty pair.') == []
+
+
+PIECES = ["“", "”", '"', "‘", "’", "\n", "\n\n", " ", ",", ".", ":", "—", "said", "says", "he", "Ms. Ode",
+          "the ministry", "according to", "The", "roof", "leaks", "=", "(", ")"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=60), st.integers(0, 10), st.integers(0, 10))
+def test_any_text_gives_well_formed_quotes(pieces, cut_a, cut_b):
+    text = " ".join(pieces)
+    start, end = min(cut_a, len(text)), max(0, len(text) - cut_b)
+    qs = find_quotes(text, start, end)
+    assert qs == find_quotes(text, start, end)  # deterministic
+    last = start
+    for q in qs:
+        assert last <= q.start < q.end <= end, "inside the container, in order, not overlapping"
+        assert not text[q.start].isspace() and not text[q.end - 1].isspace()
+        assert 0 < q.score <= 1
+        assert (q.speaker is None) == (q.speaker_resolved is None)
+        last = q.end
 
 
 def test_fast_enough():

@@ -22,9 +22,11 @@ from builder import engine_ray, run  # noqa: E402
 from builder.cli import cli  # noqa: E402
 from builder.document import Document  # noqa: E402
 from builder.schema import FIELDS, TYPE_NAMES  # noqa: E402
-from tests.helpers import REPO, SEED  # noqa: E402
 
 BUILDER = Path(sys.executable).with_name("builder")
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+SEED = REPO.parent / "shared" / "seeds" / "000_9af9844975475935.txt"  # the example page, when ../shared is here
 
 # Pages written for these tests, each in the markup of a different kind of site.
 FORUM = """Bridge Repairs to Close the River Crossing in May
@@ -108,8 +110,9 @@ def ray_local():
     """One private local Ray instance for the session (2 CPUs, loopback, no dashboard, no usage
     reporting); the engine finds it running and leaves it to us to shut down."""
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    # Workers must import `tests` (fragile_segment is pickled by reference), as the driver does.
-    pythonpath = os.pathsep.join(p for p in [str(REPO), os.environ.get("PYTHONPATH")] if p)
+    # Workers must import this module (fragile_segment is pickled by reference) under whichever
+    # name pytest gave it: `tests.test_engine_ray` or `test_engine_ray`.
+    pythonpath = os.pathsep.join(p for p in [str(REPO), str(HERE), os.environ.get("PYTHONPATH")] if p)
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": pythonpath}})
     yield
@@ -325,3 +328,18 @@ def test_failed_run_leaves_the_previous_output_and_no_temporary(corpus, ray_loca
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     assert (tmp_path / "rec.report.json").read_text() == report_before and first["records"]["total"] > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rec", "rec.quarantine.jsonl", "rec.report.json"]
+
+
+# --------------------------------------------------------------------------- downstream
+
+
+def test_publish_from_the_shards_gives_the_local_engines_release_data(both, tmp_path):
+    """publish takes a directory of shards from any engine and orders rows itself: the release's
+    data files from the Ray shards are byte-identical to those from the local engine's output."""
+    out, _, _ = both
+    for engine in ("local", "ray"):
+        res = invoke("publish", out / engine, "--name", "engines", "--version", "1.0.0", "--out", tmp_path / engine)
+        assert res.exit_code == 0, res.output
+    data = {e: {p.name: p.read_bytes() for p in (tmp_path / e / "engines" / "1.0.0" / "data").iterdir()}
+            for e in ("local", "ray")}
+    assert data["ray"] == data["local"] and len(data["ray"]) == 3

@@ -667,9 +667,18 @@ _LOOSE_INTRO = re.compile(r"\b([a-z]{3,}(?:ed|es|s))(?:[\s\xa0]+(?:him|her|them|
 def _subject_fallback(ctx: str) -> str | None:
     """The subject that opens the sentence of a partial quote (`Cruz called Trump a “liar”`)."""
     sp = _sentence_subject(ctx)
-    if sp and (_named(sp) or sp.lower() in PRONOUNS or sp.split()[0].lower() in _DETERMINERS):
+    if not sp or _NOT_A_SUBJECT.match(sp):
+        return None
+    if _named(sp) or sp.lower() in PRONOUNS or sp.split()[0].lower() in _DETERMINERS:
         return sp
     return None
+
+
+# Capitalized only because they open the sentence: contractions, imperatives, question words.
+_NOT_A_SUBJECT = re.compile(
+    r"(?:[A-Z]\w*[’'](?:t|m|re|ve|ll|d)\b|(?:It|That|There|What|Here|He|She|Who)[’']s\b|"
+    r"(?:I|Read|Wanna|Let|Please|See|Check|Note|Click|Here|There|This|That|These|Those|What|Why|How|When|Where|"
+    r"If|Just|Imagine|Remember|Think|Look|Yes|No|Oh|Well|So|And|But)$)")
 
 
 @lru_cache(maxsize=4096)

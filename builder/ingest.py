@@ -273,8 +273,10 @@ def read_documents(inputs: Iterable[os.PathLike | str], fields: Fields = Fields(
 
 
 def _read_files(files: list[Path], fields: Fields) -> Iterator[Ingested | Rejected]:
-    seen: dict[str, str] = {}  # doc_id → where it was first read
-    for path in files:
+    # doc_id → where it was first read, packed as file index << 32 | line/row number (0 for a
+    # .txt): one small int per document rather than a string, as this map grows with the corpus.
+    seen: dict[str, int] = {}
+    for index, path in enumerate(files):
         source = str(path)
         suffix = path.suffix.lower()
         reader = (_read_txt if suffix in TEXT_SUFFIXES else _read_jsonl if suffix in JSONL_SUFFIXES
@@ -285,13 +287,21 @@ def _read_files(files: list[Path], fields: Fields) -> Iterator[Ingested | Reject
                     doc_id = item.doc.doc_id
                     first = seen.get(doc_id)
                     if first is not None:
-                        item = Rejected(source, DUPLICATE_ID, f"duplicate doc_id {doc_id!r}: first read from {first}",
-                                        doc_id, item.location)
+                        item = Rejected(source, DUPLICATE_ID, f"duplicate doc_id {doc_id!r}: first read from "
+                                        f"{_where(files, first)}", doc_id, item.location)
                     else:
-                        seen[doc_id] = source if item.location is None else f"{source} ({item.location})"
+                        n = int(item.location.rpartition(" ")[2]) if item.location else 0
+                        seen[doc_id] = index << 32 | n
                 yield item
         except OSError as e:
             yield Rejected(source, UNREADABLE, f"cannot read the file: {e.strerror or e}")
+
+
+def _where(files: list[Path], packed: int) -> str:
+    path, n = files[packed >> 32], packed & 0xFFFFFFFF
+    if not n:
+        return str(path)
+    return f"{path} ({'row' if path.suffix.lower() in PARQUET_SUFFIXES else 'line'} {n})"
 
 
 def _read_txt(path: Path, source: str, fields: Fields) -> Iterator[Ingested | Rejected]:

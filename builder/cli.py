@@ -228,6 +228,10 @@ def publish_cmd(records: Path, labels_dir: Path | None, name: str, version: str,
 
     staged = release.stage(records, labels_dir, name=name, version=version, out=out,
                            ratios=release.parse_ratios(ratios))
+    dedup, docs = staged.stats["dedup"], staged.stats["documents"]
+    if docs >= 100 and dedup["largest_cluster"] > 0.05 * docs:
+        click.echo(f"warning: {dedup['largest_cluster']} of {docs} documents are joined into one group by "
+                   "near-duplicate records and share one split; see the card's near-duplicate table", err=True)
     try:
         path = release.seal(staged, None)
     finally:

@@ -482,9 +482,10 @@ _PREP_TAIL = re.compile(r"[\s\xa0]*(?:[,.;:!?]|$|(?:in|on|at|to|of|during|after|
                         r"CBS|MSNBC|him|her|them|me|us)\b)")
 
 
-def _tight_after(ctx: str, new_sentence: bool) -> str | None:
-    """`,” X said` / `,” said X` / `” ― X` / `,” the statement read` right after the closing mark."""
-    m = _DASH_SIGN.match(ctx)
+def _tight_after(ctx: str, new_sentence: bool, whole: bool = True) -> str | None:
+    """`,” X said` / `,” said X` / `” ― X` / `,” the statement read` right after the closing mark.
+    `whole`: the quote opens its sentence, so `” ― X` signs it (after a partial quote it is a byline)."""
+    m = _DASH_SIGN.match(ctx) if whole else None
     if m:
         return None if _VERB.match(ctx, m.end()) else _np_after(ctx[m.end():])
     lead = ctx.lstrip(" ,\xa0\t")
@@ -500,6 +501,8 @@ def _tight_after(ctx: str, new_sentence: bool) -> str | None:
     if v is None or v.group().endswith("ing") or v.group() in _WEAK_VERBS and v.group() not in _ADJACENT_OK:
         return None
     head = lead[: v.start()]
+    if _SUBORDINATE.search(head):
+        return None  # `“…” Tuesday, hours after the staffer was charged`: another clause, not an attribution
     if len(head.split()) > 12 or "," in head and not re.search(r",\s*$", head) and new_sentence:
         return None
     if head[:1].islower() and head.split()[0].lower() not in PRONOUNS and head.split()[0].lower() not in _DETERMINERS \
@@ -515,6 +518,8 @@ def _tight_after(ctx: str, new_sentence: bool) -> str | None:
 
 
 _INVERTED_OK = {"read", "reads", "continued", "continues", "answered", "agreed", "repeated"}
+_SUBORDINATE = re.compile(r"\b(?:after|before|when|while|because|if|that|which|until|since|although|though|where|"
+                          r"whether|unless|than)\b")
 _TAKES_OBJECT = {"told", "tells", "asked", "asks"}
 _ADJACENT_OK = {"continued", "continues", "went on", "reported", "reports", "posted", "answered", "answers",
                 "agreed", "agrees", "repeated", "repeats", "confirmed", "confirms"}
@@ -756,7 +761,14 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
         starts_sentence = not before.strip()
 
         route = "tight"
-        speaker = _tight_after(after, new_sentence)
+        speaker = None
+        if not starts_sentence and inner[-1:] not in ",?!" and _VERB.search(before):
+            # `Rajoy said that he will “try …” and insisted …`: a partial quote belongs to the verb before
+            # it; a clause after it is usually someone else's (`… “a decent man” after the staffer was …`)
+            speaker, route = _before_attribution(before), "before"
+        if speaker is None:
+            route = "tight"
+            speaker = _tight_after(after, new_sentence, starts_sentence)
         if speaker is None and inner[-1:] == ",":
             speaker = _comma_tail(after)
         if speaker is None and inner[-1:] in ",!?":

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import chain, islice
 from pathlib import Path
 
 import pyarrow as pa
@@ -342,8 +343,11 @@ def _batches(items: Iterable[Ingested | Rejected]) -> Iterator[_Batch]:
 def _run_in_order(segment, batches: Iterator[_Batch], workers: int
                   ) -> Iterator[tuple[_Batch, tuple]]:
     """(batch, segment_batch's answer) in input order; at most IN_FLIGHT_PER_WORKER × workers
-    batches read ahead."""
-    if workers <= 1:
+    batches read ahead. Input of a single batch runs in this process: starting workers would
+    cost more than it saves (the output is the same either way)."""
+    head = list(islice(batches, 2))
+    batches = chain(head, batches)
+    if workers <= 1 or len(head) < 2:
         for b in batches:
             yield b, segment_batch(segment, b.docs)
         return

@@ -351,7 +351,8 @@ def flaky_segment(doc: Document) -> list[dict]:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_segmenter_failures_are_quarantined_and_the_run_goes_on(corpus, tmp_path, workers):
+def test_segmenter_failures_are_quarantined_and_the_run_goes_on(corpus, tmp_path, workers, monkeypatch):
+    monkeypatch.setattr("builder.run.BATCH_DOCS", 4)  # several batches: with 2 workers, the real pool runs
     report = segment_corpus([corpus / "rows.jsonl"], tmp_path / "r.parquet", workers=workers, segment=flaky_segment)
     entries = [json.loads(x) for x in (tmp_path / "r.quarantine.jsonl").read_text().splitlines()]
     failed = {e["doc_id"]: e for e in entries if e["kind"] in ("segmenter_error", "invalid_records")}
@@ -374,7 +375,8 @@ def interrupting_segment(doc: Document) -> list[dict]:
     return segment(doc)
 
 
-def test_interrupted_run_leaves_no_output_and_keeps_the_previous_one(corpus, tmp_path):
+def test_interrupted_run_leaves_no_output_and_keeps_the_previous_one(corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr("builder.run.BATCH_DOCS", 4)
     out = tmp_path / "r.parquet"
     segment_corpus([corpus / "txt"], out, workers=1)
     before = {p.name: sha(p) for p in tmp_path.iterdir()}

@@ -424,7 +424,8 @@ def _np_after(s: str) -> str | None:
             if low in PRONOUNS:
                 return w
         if w[:1].islower() and np and low not in _NP_LINKS and low not in _GENERIC_HEADS and not (
-                np[-1].lower() in _DETERMINERS) and not _name_ahead(words, i):
+                np[-1].lower() in _DETERMINERS) and not (
+                not any(x[:1].isupper() for x in np) and _name_ahead(words, i)):
             break
         np.append(w)
         if len(np) >= 9:
@@ -679,6 +680,9 @@ def _subject_fallback(ctx: str) -> str | None:
     return None
 
 
+_NOT_A_SPEAKER = re.compile(
+    r"(?:According|Based|Asked|Speaking|Meanwhile|However|Also|Still|Later|Earlier|Then|In|On|At|After|Before|"
+    r"During|Since|While|When|As|If|Although|Though|Because|For|From|With|Without|Despite|Under|Over)\b")
 # Capitalized only because they open the sentence: contractions, imperatives, question words.
 _NOT_A_SUBJECT = re.compile(
     r"(?:[A-Z]\w*[’'](?:t|m|re|ve|ll|d)\b|(?:It|That|There|What|Here|He|She|Who)[’']s\b|"
@@ -796,6 +800,8 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
         if speaker is None and not text[para_lo:o].strip() and _QUOTE_PARA.match(text, o, para_hi):
             # a paragraph that is one quote, after a paragraph about someone: `Valastro praised …¶“We need …”`
             speaker, route = _previous_paragraph_speaker(text, start, para_lo), "prev_para"
+        if speaker is not None and _NOT_A_SPEAKER.match(speaker):
+            speaker, resolved = None, None  # `According …`, `Based on …`: a sentence opener, not a name
         if speaker is None:
             route = "none"
         if n_words <= 2 and not (route in ("tight", "loose", "before", "colon") or _VERB.search(before)

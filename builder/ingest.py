@@ -42,6 +42,7 @@ CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet",)
 SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES + CSV_SUFFIXES + PARQUET_SUFFIXES
 
+_BOM = b"\xef\xbb\xbf"
 ENCODINGS = ("utf-8", "cp1252", "latin-1")  # tried in this order; latin-1 decodes any byte string
 MAX_CONTROL_SHARE = 0.02  # above this share of control characters, a "text" is binary data
 PARQUET_BATCH_ROWS = 1024
@@ -367,6 +368,8 @@ def _read_jsonl(path: Path, source: str, fields: Fields) -> Iterator[Ingested | 
     any_line = False
     with path.open("rb") as f:
         for n, raw in enumerate(f, start=1):
+            if n == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM):]
             if not raw.strip():
                 continue
             any_line = True
@@ -392,12 +395,17 @@ class _DecodedLines:
     def __init__(self, f) -> None:
         self._f = f
         self._codec = ENCODINGS[0]
+        self._first = True
 
     def __iter__(self):
         return self
 
     def __next__(self) -> str:
-        line, codec = _decode_line(next(self._f))
+        raw = next(self._f)
+        if self._first:  # spreadsheet exports start with a BOM, which would stick to the first column's name
+            self._first = False
+            raw = raw.removeprefix(_BOM)
+        line, codec = _decode_line(raw)
         if ENCODINGS.index(codec) > ENCODINGS.index(self._codec):
             self._codec = codec
         return line

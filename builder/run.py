@@ -133,7 +133,10 @@ def segment_batch(segment: Callable[[Document], list[dict]], docs: list[Document
             failures.append((SEGMENTER_ERROR, _one_line(e)))
             counts.append(0)
             continue
-        problem = _check_records(doc, records)
+        try:
+            problem = _check_records(doc, records)
+        except Exception as e:  # e.g. a score that is not a number cannot even be compared
+            problem = _one_line(e)
         if problem is not None:
             failures.append((INVALID_RECORDS, f"the segmenter's records do not fit the schema: {problem}"))
             counts.append(0)

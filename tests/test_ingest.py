@@ -171,6 +171,14 @@ def test_jsonl_cp1252_line_is_decoded(tmp_path):
     assert b.doc.text == "\u201csmart quotes\u201d here"
 
 
+def test_byte_order_marks_of_jsonl_and_csv_files_are_dropped(tmp_path):
+    (tmp_path / "b.jsonl").write_bytes(b"\xef\xbb\xbf" + json.dumps({"id": "a", "text": "hello"}).encode() + b"\n")
+    (tmp_path / "b.csv").write_bytes(b"\xef\xbb\xbfid,text\r\nc,hi there\r\n")
+    a, c = read(tmp_path / "b.jsonl", tmp_path / "b.csv")
+    assert (a.doc.doc_id, a.doc.text) == ("a", "hello")
+    assert (c.doc.doc_id, c.doc.text) == ("c", "hi there")
+
+
 def test_empty_jsonl_file_is_reported(tmp_path):
     (tmp_path / "e.jsonl").write_text("\n\n")
     [r] = read(tmp_path / "e.jsonl")

@@ -31,6 +31,7 @@ import shutil
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,7 @@ def release_features():
     return datasets.Features({**features(SCHEMA), **features(LABELS_SCHEMA)})
 
 
+@cache
 def release_schema() -> pa.Schema:
     """The Arrow schema of every data file, with the datasets features in its metadata so that
     `ClassLabel` names survive in any reader that knows the `huggingface` key."""

@@ -226,7 +226,7 @@ def test_labels_are_joined_and_unlabeled_records_say_so(v1, rows):
 
 def test_card_reports_labels(v1):
     text = (v1 / "README.md").read_text()
-    assert "snapshot 7" in text and "0.81" in text
+    assert "by 3 annotators (project news-test, snapshot 7" in text and "| 0.810 |" in text
     assert "| labels in the snapshot whose record is not in this release | 1 (kept in the snapshot, not published) |" in text
     assert "| label_status = disputed | 10 |" in text
 

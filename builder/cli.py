@@ -63,8 +63,8 @@ def segment_cmd(inputs, out, workers, quarantine, report, shard_rows, engine, ra
 
     INPUT is a file or a directory (read recursively, in sorted order, hidden names skipped):
     .txt (one document, doc_id = file stem), .jsonl/.ndjson, .csv or .parquet (one document per
-    row/object). Documents that cannot be read or segmented go to the quarantine file with the
-    reason; the run goes on.
+    row/object); all but .parquet may be gzipped (.gz). Documents that cannot be read or segmented go
+    to the quarantine file with the reason; the run goes on.
     """
     from builder.ingest import Fields
     from builder.run import segment_corpus

@@ -7,6 +7,7 @@ skipped). Formats, by extension:
   .jsonl / .ndjson   one JSON object per line
   .csv               one document per row (header row required; quoted multi-line fields)
   .parquet           one document per row, read in record batches
+  (.txt, .jsonl, .ndjson and .csv may also be gzipped: NAME.jsonl.gz)
 
 Table formats take the id, text, title, url and domain from fields/columns (`Fields`). Nothing
 is held beyond the current file (a .txt) or the current row, so a corpus of any size streams.
@@ -25,10 +26,12 @@ before any document is read.
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import os
 import re
 import sys
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +44,7 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet",)
 SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES + CSV_SUFFIXES + PARQUET_SUFFIXES
+GZIP = ".gz"  # .txt, .jsonl, .ndjson and .csv may be gzip-compressed (read as a stream)
 
 _BOM = b"\xef\xbb\xbf"
 ENCODINGS = ("utf-8", "cp1252", "latin-1")  # tried in this order; latin-1 decodes any byte string
@@ -204,17 +208,33 @@ def find_files(inputs: Iterable[os.PathLike | str], exclude: Iterable[os.PathLik
     return files
 
 
+def _suffix(path: Path) -> str:
+    """The format suffix: `.jsonl` for both x.jsonl and x.jsonl.gz."""
+    name = path.name.lower()
+    return Path(name.removesuffix(GZIP)).suffix
+
+
 def _check_suffix(path: Path) -> None:
-    if path.suffix.lower() not in SUFFIXES:
-        raise InputError(f"{path}: unsupported file type {path.suffix or '(no extension)'!r}; "
-                         f"supported: {', '.join(SUFFIXES)} (or a directory of them)")
+    suffix = _suffix(path)
+    gz = path.name.lower().endswith(GZIP)
+    if suffix not in SUFFIXES or (gz and suffix in PARQUET_SUFFIXES):
+        shown = "".join(path.suffixes[-2:]) if gz else path.suffix
+        raise InputError(f"{path}: unsupported file type {shown or '(no extension)'!r}; supported: "
+                         f"{', '.join(SUFFIXES)}, the first four also gzipped (.gz) (or a directory of them)")
+
+
+def _open(path: Path):
+    """A binary stream of the file's content, decompressed when it ends in .gz."""
+    if path.name.lower().endswith(GZIP):
+        return gzip.open(path, "rb")
+    return path.open("rb")
 
 
 def check_tables(files: Iterable[Path], fields: Fields) -> None:
     """Read the header of every CSV and the schema of every Parquet file and check that the id and
     text columns are there, so a wrong --text-field fails at once rather than after hours."""
     for path in files:
-        suffix = path.suffix.lower()
+        suffix = _suffix(path)
         if suffix in CSV_SUFFIXES:
             header = _csv_header(path)
             if header is not None:
@@ -279,7 +299,7 @@ def _read_files(files: list[Path], fields: Fields) -> Iterator[Ingested | Reject
     seen: dict[str, int] = {}
     for index, path in enumerate(files):
         source = str(path)
-        suffix = path.suffix.lower()
+        suffix = _suffix(path)
         reader = (_read_txt if suffix in TEXT_SUFFIXES else _read_jsonl if suffix in JSONL_SUFFIXES
                   else _read_csv if suffix in CSV_SUFFIXES else _read_parquet)
         try:
@@ -294,20 +314,22 @@ def _read_files(files: list[Path], fields: Fields) -> Iterator[Ingested | Reject
                         n = int(item.location.rpartition(" ")[2]) if item.location else 0
                         seen[doc_id] = index << 32 | n
                 yield item
-        except OSError as e:
-            yield Rejected(source, UNREADABLE, f"cannot read the file: {e.strerror or e}")
+        except (OSError, EOFError, zlib.error) as e:  # EOFError, zlib.error: a truncated or corrupt .gz
+            yield Rejected(source, UNREADABLE, f"cannot read the file: {getattr(e, 'strerror', None) or e}")
 
 
 def _where(files: list[Path], packed: int) -> str:
     path, n = files[packed >> 32], packed & 0xFFFFFFFF
     if not n:
         return str(path)
-    return f"{path} ({'row' if path.suffix.lower() in PARQUET_SUFFIXES else 'line'} {n})"
+    return f"{path} ({'row' if _suffix(path) in PARQUET_SUFFIXES else 'line'} {n})"
 
 
 def _read_txt(path: Path, source: str, fields: Fields) -> Iterator[Ingested | Rejected]:
-    doc_id = path.stem
-    raw = path.read_bytes()
+    name = path.name[: -len(GZIP)] if path.name.lower().endswith(GZIP) else path.name
+    doc_id = Path(name).stem
+    with _open(path) as f:
+        raw = f.read()
     try:
         text, encoding = decode(raw)
         check_text(text)
@@ -366,7 +388,7 @@ def _decode_line(raw: bytes) -> tuple[str, str]:
 
 def _read_jsonl(path: Path, source: str, fields: Fields) -> Iterator[Ingested | Rejected]:
     any_line = False
-    with path.open("rb") as f:
+    with _open(path) as f:
         for n, raw in enumerate(f, start=1):
             if n == 1 and raw.startswith(_BOM):
                 raw = raw[len(_BOM):]
@@ -416,17 +438,20 @@ class _DecodedLines:
 
 
 def _csv_header(path: Path) -> list[str] | None:
-    with path.open("rb") as f:
-        try:
+    """The header row; None for an empty or unreadable file (reading it will say why)."""
+    try:
+        with _open(path) as f:
             return next(csv.reader(_DecodedLines(f)))
-        except StopIteration:
-            return None
-        except csv.Error as e:
-            raise InputError(f"{path}: cannot read the CSV header: {e}") from None
+    except StopIteration:
+        return None
+    except (OSError, EOFError, zlib.error):
+        return None
+    except csv.Error as e:
+        raise InputError(f"{path}: cannot read the CSV header: {e}") from None
 
 
 def _read_csv(path: Path, source: str, fields: Fields) -> Iterator[Ingested | Rejected]:
-    with path.open("rb") as f:
+    with _open(path) as f:
         lines = _DecodedLines(f)
         reader = csv.reader(lines)
         try:

@@ -179,6 +179,24 @@ def test_byte_order_marks_of_jsonl_and_csv_files_are_dropped(tmp_path):
     assert (c.doc.doc_id, c.doc.text) == ("c", "hi there")
 
 
+def test_gzipped_inputs_stream_and_a_corrupt_one_is_quarantined(tmp_path):
+    import gzip
+
+    with gzip.open(tmp_path / "a.jsonl.gz", "wt", encoding="utf-8") as f:
+        for i in range(3):
+            f.write(json.dumps({"id": f"z{i}", "text": ARTICLE}) + "\n")
+    (tmp_path / "b.csv.gz").write_bytes(gzip.compress(b"id,text\nq1,hello\n"))
+    (tmp_path / "page.txt.gz").write_bytes(gzip.compress(ARTICLE.encode("cp1252", "replace")))
+    (tmp_path / "torn.jsonl.gz").write_bytes(gzip.compress(b'{"id": "t", "text": "x"}\n' * 50)[:30])
+    items = read(tmp_path)
+    assert [i.doc.doc_id for i in docs(items)] == ["z0", "z1", "z2", "q1", "page"]
+    [torn] = rejected(items)
+    assert torn.kind == "unreadable" and torn.source.endswith("torn.jsonl.gz")
+    (tmp_path / "x.parquet.gz").write_bytes(b"")
+    with pytest.raises(InputError, match=r"unsupported file type '\.parquet\.gz'"):
+        read(tmp_path / "x.parquet.gz")
+
+
 def test_empty_jsonl_file_is_reported(tmp_path):
     (tmp_path / "e.jsonl").write_text("\n\n")
     [r] = read(tmp_path / "e.jsonl")

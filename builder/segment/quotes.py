@@ -470,7 +470,8 @@ def _sentence_subject(s: str) -> str | None:
     # skip opening adverbials: "In a statement, X said" / "On Monday, after the vote, X"
     while "," in words[:12] and words:
         w = words[0].lower()
-        if w in _ADVERBIAL_START or w.endswith(("ly", "ing", "ed")) and words[0][:1].isupper() or words[0][:1].isdigit():
+        if w in _ADVERBIAL_START or w.endswith(("ly", "ing", "ed")) and words[0][:1].isupper() or words[0][:1].isdigit() \
+                or words.index(",") == 1 and "." in words[0]:  # `…, S.C., Rubio said`
             words = words[words.index(",") + 1:]
         else:
             break
@@ -581,7 +582,7 @@ def _before_attribution(ctx: str) -> str | None:
         rest = ctx[v.end():]
         if verb in _STRONG_BEFORE_WEAK and rest.strip(" ,:\xa0"):
             continue
-        if after_participle and verb in _WEAK_VERBS:
+        if after_participle and verb not in _CORE_VERBS:
             continue  # `X shared a class called “…” on Facebook, writing “…`: not the class
         by = _BY.match(rest)
         if by:  # `Sanders was asked by host Bill Maher, “…`
@@ -589,7 +590,7 @@ def _before_attribution(ctx: str) -> str | None:
             if sp:
                 return sp
         before = ctx[: v.start()]
-        if _CLOSED_BEFORE.search(before):
+        if _CLOSED_BEFORE.search(before) and not verb.endswith("ing"):
             # `“…,” said X, urging them to “…`: inverted after an earlier quote
             sp = _np_after(rest)
             if sp:
@@ -659,10 +660,12 @@ def _named_subject_before(ctx: str) -> str | None:
     return None
 
 
+_CORE_VERBS = {"said", "says", "told", "tells", "added", "adds", "wrote", "writes", "stated", "declared", "explained",
+               "argued", "insisted", "noted", "asked", "replied", "responded", "tweeted", "continued"}
 _BY = re.compile(r"[\s\xa0]+by[\s\xa0]+(?=[A-Z]|(?:host|moderator|reporter|anchor|the|a|an)\b)")
 _CLOSED_BEFORE = re.compile(r"[,.!?]?[”\"][\s\xa0]*$")
 _PARENTHETICAL_NAME = re.compile(r"[\s\xa0]+((?:[A-Z][\w.’'-]*[\s\xa0]+){0,3}[A-Z][\w.’'-]*)[\s\xa0]*[,:]")
-_COMMA_END = re.compile(r"[,;(—–][\s\xa0]*$")
+_COMMA_END = re.compile(r"[,;(—–][”\"’]?[\s\xa0]*$")
 _AND_END = re.compile(r"\b(?:and|but)[\s\xa0]*$")
 
 

@@ -359,7 +359,7 @@ def _subject_before(s: str) -> str | None:
             break
         if len(np) >= 9:
             break
-    while np and np[0].lower() in _NP_LINKS:
+    while np and np[0] in _NP_LINKS:  # exact case: "al" links a name, "Al" is one
         np.pop(0)
     if not _looks_like_np(np):
         return None
@@ -371,10 +371,12 @@ _AGENT = ("s", "er", "or", "ist", "ian", "ant", "ent", "man", "woman", "person",
 
 def _det_within(words: list[str], n: int = 3) -> bool:
     """A determiner among the n words before the last one, with nothing clause-like between."""
-    for w in reversed(words[-n - 1:-1]):
+    for w in reversed(words[-n - 2:-1]):
         low = w.lower()
         if low in _DETERMINERS:
             return True
+        if w == ",":
+            continue  # `the bespectacled, 71-year-old diplomat`
         if low in _STOP or not w[:1].isalnum() or "’" in w or "'" in w or _VERB.fullmatch(low):
             return False
     return False
@@ -415,9 +417,9 @@ def _np_after(s: str) -> str | None:
         low = w.lower()
         if w in {",", ";", ":", "(", ")", "—", "–", "―"}:
             break
-        if low in _STOP and np:
-            break
-        if low in _STOP:
+        if low in _STOP and np and not (w[:1].isupper() and np[-1][:1].isupper()):
+            break  # but `Al From`: a capitalized word inside a name is part of it
+        if low in _STOP and not np:
             return None
         if w[:1].islower() and low not in _NP_LINKS and low not in _DETERMINERS and low not in _GENERIC_HEADS \
                 and not np:
@@ -430,7 +432,7 @@ def _np_after(s: str) -> str | None:
         np.append(w)
         if len(np) >= 9:
             break
-    while np and (np[-1].lower() in _NP_LINKS or np[-1].lower() in _DETERMINERS):
+    while np and (np[-1] in _NP_LINKS or np[-1].lower() in _DETERMINERS):
         np.pop()
     if not _looks_like_np(np):
         return None

@@ -1,0 +1,320 @@
+"""Where a page's title, article and comment section are, and each comment's span, author, depth and
+parent.
+
+How it decides, in order:
+  1. Title: with `has_title`, the first line when it reads as a headline (short, not a sentence).
+  2. Comment section: every line gets a score from a small logistic model over what it looks like
+     (date/time stamps, "X says:" and "by X" author lines, "Reply" controls, a name above a stamp,
+     blank-line gaps, indentation, the same header template repeated down the page — see lines.py),
+     and the section starts at the line that maximises the summed score of everything after it. A
+     page whose best sum stays under the model's threshold has no comment section: prose alone never
+     grows one. The weights are `models/layout_boundary.json`, trained by scripts/train_layout.py on
+     the Dragnet pages (reported figures come from pages held out by file).
+  3. Boilerplate tails are cut off the end of the article and of the comment section (see Tails).
+  4. Comments: the section is cut at author lines. When the section opens with an author line, each
+     author line (with the stamp/controls next to it) heads a comment; when authors come as footers
+     after the text ("Posted by: X at …", "by X on … ."), each footer closes one. Text before the
+     first header is a comment without author line. A deeper-indented paragraph with no author line
+     (a block quote) stays inside its comment.
+  5. Nesting: a comment's indentation is that of its author line (a headerless comment: its text's
+     indentation less the usual header-to-text step on the page); a comment indented deeper than the
+     one before answers it, and depth follows the indentation steps.
+
+Span decision: a comment's span runs from its header (author line, stamp, avatar) through its text
+to its trailing controls ("Reply", vote counts); with footer-style pages, from its text to its footer.
+Measured with scripts/train_layout.py on the Dragnet pages, held out by file: body-only spans give
+comment-region F1 0.908 (recall 0.835), spans with headers 0.966 (recall 0.937), at the same
+precision — the header is part of what a page shows as the comment, and annotators need it to
+tell who answers whom. Each author line lies in exactly one comment's span, so an author appears in
+one record's text once (its own header), never again in a neighbour's. A comment that has only a
+header ("X says:" with nothing under it) keeps the header as its span, so nothing is dropped.
+
+Tails: share buttons, "Related …", "You may also like", "Add your two cents", "Leave a reply",
+"Tags: …" and a trailing run of short lines after them are in no record — neither article nor comment.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from builder.segment.lines import (
+    FEATURES,
+    Kind,
+    Line,
+    BOUNDARY_FEATURES,
+    best_boundary,
+    classify,
+    is_meta,
+    AVATAR,
+    split_lines,
+    strip_meta,
+)
+
+__all__ = ["Comment", "Layout", "parse_layout", "MODEL"]
+
+MODEL_FILE = Path(__file__).parent / "models" / "layout_boundary.json"
+
+
+def _load_model(path: Path) -> dict | None:
+    """The shipped model; None while scripts/train_layout.py makes a new one (a missing file, or one
+    trained on other features), so that the script can import this module; parse_layout then refuses."""
+    if not path.exists():
+        return None
+    model = json.loads(path.read_text(encoding="utf-8"))
+    if tuple(model["features"]) != FEATURES or tuple(model["boundary_features"]) != BOUNDARY_FEATURES:
+        return None
+    return model
+
+
+MODEL = _load_model(MODEL_FILE)
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    start: int
+    end: int
+    author: str | None
+    depth: int
+    parent: int | None
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    title: tuple[int, int] | None
+    article: tuple[int, int] | None
+    article_score: float
+    comments: list[Comment]
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
+
+
+def _is_title(line: Line, kind: Kind) -> bool:
+    t = line.text
+    return (len(t) <= 160 and len(t.split()) <= 25 and not t.endswith((".", ",", ";", ":"))
+            and not (kind.says or kind.byline or kind.bullet))
+
+
+def _cut_tail(lines: list[Line], kinds: list[Kind], lo: int, hi: int) -> int:
+    """The end (exclusive) of lines[lo:hi] once a trailing boilerplate block is removed: from the
+    first tail line ("Share this", "Related", …) after which only short lines follow."""
+    end = hi
+    i = hi - 1
+    while i >= lo:
+        if kinds[i].tail:
+            end = i
+        elif len(lines[i].text) > 100 and not kinds[i].tail:
+            break
+        i -= 1
+    return end
+
+
+_AUTHOR_CUT = re.compile(r"\s+(?:says|said|wrote|writes|commented|replied|responded|asks|added)\b.*$", re.I)
+_BY = re.compile(r"\b(?:posted\s+by|written\s+by|submitted\s+by|comment(?:ed)?\s+by|by)\s*:?\s+(.+)", re.I)
+_BY_END = re.compile(r"\s+(?:on|at)\s+.*$|\s*[|(<,].*$|\s+[-–—]\s.*$", re.I)
+_NOISE = re.compile(r"^(?:on|at|posted|by|\d+\.?|#\d+|[-–—/|·•▪►◦:,.@]+)\s+|\s+(?:on|at|[-–—/|·:,@]+)$", re.I)
+_EDGE = re.compile(r"^[\s\-–—/|·•▪►◦:,.#(]+|[\s\-–—/|·•:,(]+$")
+_NOT_NAMES = {"posted", "by", "on", "at", "said", "says", "wrote", "reply", "anonymous said"}
+
+
+def _author(line: Line, kind: Kind) -> str | None:
+    t = line.text
+    if kind.bullet:
+        t = t[1:]
+    elif (m := _BY.search(t)) and (kind.byline or not kind.says):
+        t = _BY_END.sub("", m.group(1))
+    elif kind.says:
+        t = _AUTHOR_CUT.sub("", t)
+    t = strip_meta(t)
+    t = re.sub(r"\(\d+\)|\(#\d+\)|<[^>]*>|\bat\b\s*$", " ", t)
+    prev = None
+    while prev != t:
+        prev = t
+        t = _EDGE.sub("", _NOISE.sub("", t.strip()))
+    t = " ".join(t.split())
+    if not t or len(t) > 60 or not any(ch.isalpha() for ch in t) or t.lower() in _NOT_NAMES:
+        return None
+    return t
+
+
+def _split_comments(lines: list[Line], kinds: list[Kind], lo: int, hi: int, section_score: float,
+                    with_headers: bool) -> list[Comment]:
+    if lo >= hi:
+        return []
+    # header lines: author lines; where a page has (almost) none, a name-like line directly above a
+    # time stamp, or a name that recurs down the section
+    head = [False] * hi
+    meta = [False] * hi
+    for i in range(lo, hi):
+        meta[i] = is_meta(kinds[i])
+        head[i] = kinds[i].author and not kinds[i].control
+    if sum(head[lo:hi]) < 2:
+        names: dict[str, int] = {}
+        for i in range(lo, hi):
+            if kinds[i].name:
+                names[lines[i].text] = names.get(lines[i].text, 0) + 1
+        for i in range(lo, hi):
+            k = kinds[i]
+            if k.name and not head[i] and (
+                (i + 1 < hi and kinds[i + 1].stamp and not kinds[i + 1].author and lines[i + 1].blank_before <= 1)
+                or (names[lines[i].text] >= 2 and i + 1 < hi and not meta[i + 1])
+            ):
+                head[i] = meta[i] = True
+    # a stamp glued under an author line belongs to that header, not to a new comment
+    for i in range(lo + 1, hi):
+        if head[i] and head[i - 1] and lines[i].blank_before <= 1 and not kinds[i].bullet and (
+            kinds[i].stamp and not kinds[i].says and not kinds[i].byline
+        ):
+            head[i] = False
+    # an author line without a name ("Posted March 3 at 4:12 pm") under a name line: the name heads it
+    for i in range(lo + 1, hi):
+        if head[i] and not head[i - 1] and kinds[i - 1].name and lines[i].blank_before == 0 and _author(
+                lines[i], kinds[i]) is None:
+            head[i - 1] = meta[i - 1] = True
+            head[i] = False
+    starts = [i for i in range(lo, hi) if head[i] and not (i > lo and head[i - 1] and lines[i].blank_before <= 1
+                                                           and not kinds[i].bullet and not kinds[i - 1].stamp)]
+    # an avatar line glued above a header belongs to that header's comment
+    starts = [i - 1 if i - 1 >= lo and AVATAR.search(lines[i - 1].text) and lines[i].blank_before == 0 else i
+              for i in starts]
+    if not starts:
+        return [_one(lines, kinds, meta, lo, hi, None, 0, None, section_score, with_headers)]
+
+    # footer style: authors close their comments (text above, footer below); a header-style section
+    # does not end on an author line
+    footer = head[hi - 1] or (not head[lo] and meta[hi - 1] and any(head[j] for j in range(max(lo, hi - 3), hi)))
+    blocks: list[tuple[int, int, int | None]] = []  # (first line, end line, header line)
+    if footer:
+        prev = lo
+        for s in starts:
+            e = s + 1
+            while e < hi and meta[e] and not head[e] and lines[e].blank_before <= 1:
+                e += 1
+            if s > prev or e > prev:
+                blocks.append((prev, e, s))
+            prev = e
+        if prev < hi:
+            if blocks:
+                b = blocks[-1]
+                blocks[-1] = (b[0], hi, b[2]) if all(meta[j] for j in range(prev, hi)) else b
+            if not blocks or blocks[-1][1] < hi:
+                blocks.append((prev, hi, None))
+    else:
+        if starts[0] > lo:
+            blocks.append((lo, starts[0], None))
+        for a, b in zip(starts, starts[1:] + [hi]):
+            blocks.append((a, b, a + 1 if AVATAR.search(lines[a].text) and a + 1 < b else a))
+
+    # the usual step from a header's indentation to its text's, to place headerless comments
+    steps = []
+    for a, b, h in blocks:
+        if h is not None and not footer:
+            body = next((j for j in range(h + 1, b) if not meta[j]), None)
+            if body is not None:
+                steps.append(lines[body].indent - lines[h].indent)
+    step = sorted(steps)[len(steps) // 2] if steps else 0
+
+    out: list[Comment] = []
+    stack: list[tuple[int, int]] = []  # (indentation, comment index) of the open thread
+    for a, b, h in blocks:
+        if h is not None:
+            indent = lines[h].indent
+        else:
+            body = next((j for j in range(a, b) if not meta[j]), a)
+            indent = lines[body].indent - step
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        parent = stack[-1][1] if stack else None
+        depth = out[parent].depth + 1 if parent is not None else 0
+        c = _one(lines, kinds, meta, a, b, h, depth, parent, section_score, with_headers)
+        if c is None:
+            continue
+        stack.append((indent, len(out)))
+        out.append(c)
+    return out
+
+
+def _one(lines, kinds, meta, a, b, h, depth, parent, section_score, with_headers) -> Comment | None:
+    body = [j for j in range(a, b) if not meta[j] and j != h]
+    if h is None and not body:
+        return None  # a "N Comments" heading or a stray control: no one's comment
+    span = list(range(a, b)) if with_headers or not body else body
+    while span and kinds[span[0]].heading:
+        span = span[1:]
+    if not span:
+        return None
+    author = None
+    if h is not None:
+        author = _author(lines[h], kinds[h])
+    score = _sigmoid(section_score) * (0.9 if h is not None else 0.7)
+    return Comment(lines[span[0]].start, lines[span[-1]].end, author, depth, parent, round(score, 4))
+
+
+def _bullet_thread(lines: list[Line], kinds: list[Kind], k: int | None) -> int | None:
+    """The example document's markup: indented "• author" lines, each over text indented two more.
+    Its thread starts at the first such line, or above it at indented text without a bullet (a
+    top-level comment without author line); the learned model does not know this markup."""
+    first = next((i for i in range(len(lines) - 1) if kinds[i].bullet and lines[i].indent > 0
+                  and lines[i + 1].indent >= lines[i].indent + 2), None)
+    if first is None or (k is not None and k <= first):
+        return k
+    low = min(lines[i].indent for i in range(first, len(lines)) if kinds[i].bullet)
+    while first > 1 and lines[first - 1].indent >= low > 0 and not kinds[first - 1].bullet:
+        first -= 1
+    return first
+
+
+def _ends_on_author(kinds: list[Kind]) -> bool:
+    tail = [kd for kd in kinds[-3:] if not kd.control]
+    return bool(tail) and tail[-1].author
+
+
+def _footer_start(lines: list[Line], k: int) -> int:
+    """When authors are footers and the section was found at the first footer, its text is above:
+    back to the last gap of two or more blank lines (at most 12 lines up), else one paragraph."""
+    for j in range(k, max(0, k - 12), -1):
+        if lines[j].blank_before >= 2 and j < k:
+            return j
+    return k - 1
+
+
+def parse_layout(text: str, has_title: bool) -> Layout:
+    """The page's layout; see the module docstring for how each part is found."""
+    if MODEL is None:
+        raise RuntimeError(f"{MODEL_FILE} is missing or stale; run scripts/train_layout.py --write")
+    return layout_with(text, has_title, MODEL)
+
+
+def layout_with(text: str, has_title: bool, model: dict, *, with_headers: bool = True) -> Layout:
+    """parse_layout with given model weights (training and held-out evaluation use other ones), and
+    optionally header lines inside comment spans (to measure that choice)."""
+    lines = split_lines(text)
+    kinds = [classify(ln.text) for ln in lines]
+    first = 0
+    title = None
+    if has_title and len(lines) > 1 and _is_title(lines[0], kinds[0]):
+        title = (lines[0].start, lines[0].end)
+        first = 1
+    body_lines, body_kinds = lines[first:], kinds[first:]
+    k, margin = best_boundary(body_lines, body_kinds, model)
+    n = len(lines)
+    if k is not None and all(is_meta(kd) or kd.name for kd in body_kinds[k:]):
+        k = None  # only a byline or a date after the text (an article's own footer): no comments
+    k = _bullet_thread(body_lines, body_kinds, k)
+    if k is not None and k > 0 and body_kinds[k].author and not body_kinds[k].bullet and _ends_on_author(body_kinds):
+        k = _footer_start(body_lines, k)
+    cut = n if k is None else first + k
+    art_end = _cut_tail(lines, kinds, first, cut)
+    article = (lines[first].start, lines[art_end - 1].end) if art_end > first else None
+    comments: list[Comment] = []
+    if k is not None:
+        com_end = _cut_tail(lines, kinds, cut, n)
+        comments = _split_comments(lines, kinds, cut, com_end, margin, with_headers)
+    article_score = 1.0 - _sigmoid(margin) * 0.5 if k is not None else 1.0 - _sigmoid(-margin - 2) * 0.5
+    return Layout(title, article, round(article_score, 4), comments)

@@ -1,0 +1,343 @@
+"""A page's text as lines, and what each line looks like: the vocabulary layout.py reasons with and
+the features its learned boundary model scores. Pure functions; every pattern is compiled at import.
+
+A line is "meta" when it is mostly comment metadata: an author line ("X says:", "by X (123) on …",
+"Posted by: X at …", "• X"), a date/time stamp, a "N hours ago", a vote count, or a control such as
+"Reply" / "Log in to Reply". Kinds of metadata are told apart because they play different parts: an
+author line starts (or, as a footer, ends) a comment; a control or score line only trails one.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from dataclasses import dataclass
+
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_DAY = r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?"
+DATE = re.compile(
+    rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+(?:\d{{4}}|'\d\d))?"  # July 7, 2012 / Nov 8th
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\.?\s+{_MONTH}(?:,?\s+\d{{2,4}})?\b"  # 20. Jul, 2012 / 4 Nov 12
+    r"|(?<![\d.])\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b"  # 10/28/12, 07.13.12, 2012-11-09, name glued: Ann7/10/2012
+    rf"|\b{_DAY}\s+\d{{1,2}}\b",
+    re.I,
+)
+TIME = re.compile(r"(?:\b|@)\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?\b)?|\b\d{1,2}\s*[ap]\.m\.", re.I)
+AGO = re.compile(r"\b(?:\d+|an?|one)\s+(?:sec(?:ond)?|min(?:ute)?|hour|hr|day|week|month|year)s?\s+ago\b"
+                 r"|\b(?:yesterday|just now)\b", re.I)
+# "X says:", "X said...", "X wrote:", "X writes", "On DATE, X said:"
+SAYS = re.compile(r"^(?![\"“‘'])(?!.*\b(?:he|she|they|it|i|we|who|which|that)\s+(?:says|said|wrote|writes|added)\b)"
+                  r"(?:\S+\s+){0,12}?\S*?\s*(?:says|said|wrote|writes|commented|replied|responded|asks)"
+                  r"\s*(?::|\.\.\.|…|,)?\s*(?:[:|]\s*.*|(?:on|at)\s+.*\d.*)?$", re.I)
+# "by X", "Posted by: X", "written by X", "Posted on …", "Submitted by …", "— X" bylines
+BYLINE = re.compile(r"^(?:#?\d+\s*[-.:]?\s*)?(?:(?:posted|written|submitted|comment(?:ed)?|reply|answered)\s+"
+                    rf"(?:by|on|at)\b:?|by\s+(?!(?:the|a|an|this|that|way|now|then|far|default|all|means|contrast|"
+                    rf"comparison|design|hand|law|now|some|no|any|using|making)\b)\S|posted\b:?|on\s+(?:\d|{_MONTH}))", re.I)
+SLASH_ID = re.compile(r"\(\d{3,}\)|\(#\d+\)|\(\d+,\s*[A-Z][a-z]+\)")  # user (12345), (#40750343), (1, Insightful)
+BULLET = re.compile(r"^[•·▪►◦]\s*\S")
+CONTROL = re.compile(
+    r"^(?:reply(?:\s*↓)?|log\s*in\s+to\s+reply|report(?:\s+(?:abuse|comment|this))?|like|unlike|share|"
+    r"permalink|link|flag|quote|edit|delete|respond|replies|hide\s+replies|show\s+replies|view\s+replies|"
+    r"recommend|vote\s+up|vote\s+down|thumbs?\s+(?:up|down)|(?:[+-]?\d+\s*)?(?:likes?|points?|pts|votes?|"
+    r"replies|recommendations?)|[+-]?\d+|#\d+(?:\.\d+)?|\d+\s*\|\s*\d+|comment\s+author\s+avatar|"
+    r"\S+'s\s+(?:picture|avatar)|avatar|\(not\s+verified\)|reply\s+to\s+this\s+comment|"
+    r"(?:\d+\s+)?(?:reply|replies)\s*[·|]?.*)$",
+    re.I,
+)
+PINGBACK = re.compile(r"\b(?:pingback|trackback)\b|^\[(?:\.\.\.|…)\]|\[(?:\.\.\.|…)\]$", re.I)
+_CONNECTORS = {"at", "on", "by", "posted", "the", "of", "in", "and", "am", "pm", "utc", "gmt", "est", "edt", "pst",
+               "pdt", "cet", "bst", "et", "pt", "ago", "updated", "edited"}
+WORD = re.compile(r"[^\W\d_]+(?:['’.-][^\W\d_]+)*")
+# what readers write to each other and an article rarely says (a word set: one split per line is
+# far cheaper than a long alternation)
+CHATTY_WORDS = frozenset(
+    "thanks thank thx lol lmao imho imo agree agreed congrats congratulations awesome wow "
+    "i'm i’m you're you’re i've i’ve great post article blog".split()
+)
+_CHATTY_MARK_GATES = ("!!", "??", "?!", "!?", ":)", ":-)", ";)", ";-)", ":D", ":-D", "@")
+CHATTY_MARKS = re.compile(r"[!?]{2}|[:;]-?[)D]|(?:^|\s)@\w")
+# junk that pages append after the article or the comments: neither article nor comment
+TAIL = re.compile(
+    r"^(?:share\s+(?:this|on|via)\b.*|share:?|tweet|like\s+this:?|related(?:\s+(?:posts?|articles?|stories))?:?|"
+    r"you\s+(?:may|might)\s+also\s+like:?|more\s+from\b.*|read\s+more:?|add\s+your\s+two\s+cents:?.*|"
+    r"leave\s+a\s+(?:reply|comment)\b.*|post\s+a\s+comment\b.*|email\s+this|print(?:\s+this)?|"
+    r"(?:facebook|twitter|google\+?|pinterest|linkedin|reddit|email|whatsapp|tumblr|stumbleupon)"
+    r"(?:\s*[|·,/]\s*(?:facebook|twitter|google\+?|pinterest|linkedin|reddit|email|whatsapp|tumblr|"
+    r"stumbleupon))*|filed\s+under:?.*|tags?:.*)$",
+    re.I,
+)
+COMMENTS_HEADING = re.compile(r"^(?:\d+\s+)?(?:comments?|responses?|replies|reader\s+comments|discussion)"
+                              r"(?:\s*\(\d+\))?(?:\s+(?:to|on)\s+.*)?:?$", re.I)
+SENTENCE_END_CHARS = frozenset(".!?…\"”')")
+
+
+def ends_sentence(s: str) -> bool:
+    return s[-1:] in SENTENCE_END_CHARS
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One non-blank line: its span in the page (stripped of surrounding whitespace), its indentation,
+    and how many blank lines precede it."""
+
+    start: int
+    end: int
+    indent: int
+    blank_before: int
+    text: str
+
+
+def split_lines(text: str) -> list[Line]:
+    out: list[Line] = []
+    pos = 0
+    blank = 0
+    n = len(text)
+    while pos <= n:
+        nl = text.find("\n", pos)
+        if nl < 0:
+            nl = n
+        raw = text[pos:nl]
+        stripped = raw.strip()
+        if stripped:
+            lead = len(raw) - len(raw.lstrip())
+            indent = len(raw[:lead].expandtabs(4).replace("\r", "").replace("\xa0", " "))
+            s = pos + lead
+            out.append(Line(s, s + len(stripped), indent, blank, stripped))
+            blank = 0
+        else:
+            blank += 1
+        pos = nl + 1
+    return out
+
+
+WEEKDAY = re.compile(r"\b(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\b\.?,?", re.I)
+
+
+def strip_meta(s: str) -> str:
+    """The line with dates, times, weekdays and "ago" phrases removed: what names remain."""
+    low = s.lower()
+    if "ago" in low or "yesterday" in low or "now" in low:
+        s = AGO.sub(" ", s)
+    if _HAS_DIGIT(s):
+        s = TIME.sub(" ", DATE.sub(" ", s))
+    return WEEKDAY.sub(" ", s) if not _WEEKDAYS.isdisjoint(_TOKENS(low)) else s
+
+
+def name_like(s: str) -> bool:
+    """A short run of words that could be a handle or a person's name: no sentence, no clause."""
+    if not s or len(s) > 40 or ends_sentence(s) and not s.endswith(")"):
+        return False
+    words = s.split()
+    if not 1 <= len(words) <= 5:
+        return False
+    return sum(ch.isalnum() for ch in s) >= 0.6 * len(s.replace(" ", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """What a line is, as far as its own text tells."""
+
+    date: bool
+    time: bool
+    ago: bool
+    says: bool
+    byline: bool
+    slash: bool
+    bullet: bool
+    control: bool
+    pingback: bool
+    name: bool
+    stamp: bool   # a date/time line with little else: a comment's time stamp
+    author: bool  # a line that names who wrote a comment (header or footer)
+    chatty: bool
+    tail: bool
+    heading: bool
+
+
+# cheap gates in front of the costlier patterns: one findall of a line's lower-case words, then set
+# look-ups (Python's re tries a long alternation at every position of every line)
+_TOKENS = re.compile(r"[a-z]+").findall
+_SAYS_VERBS = frozenset("says said wrote writes commented replied responded asks".split())
+_MONTHS = frozenset("jan january feb february mar march apr april may jun june jul july aug august sep sept "
+                    "september oct october nov november dec december".split())
+_WEEKDAYS = frozenset("mon monday tue tues tuesday wed wednesday thu thurs thursday fri friday sat saturday "
+                      "sun sunday".split())
+_NUMERIC_DATE = re.compile(r"(?<![\d.])\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b")
+_HAS_DIGIT = re.compile(r"\d").search
+
+
+def classify(text: str) -> Kind:
+    short = len(text) <= 140
+    low = text.lower()
+    tokens = set(_TOKENS(low)) if len(text) <= 200 else set()
+    # stamps and headers are short: long lines skip the costlier patterns
+    digits = len(text) <= 200 and _HAS_DIGIT(text) is not None
+    date = digits and (_NUMERIC_DATE.search(text) is not None
+                       or (not tokens.isdisjoint(_MONTHS) or not tokens.isdisjoint(_WEEKDAYS)) and bool(DATE.search(text)))
+    time = digits and (":" in text or "m." in low) and bool(TIME.search(text))
+    ago = ("ago" in tokens or "yesterday" in tokens or "now" in tokens) and bool(AGO.search(text))
+    says = short and not tokens.isdisjoint(_SAYS_VERBS) and len(text.split()) <= 14 and bool(SAYS.search(text))
+    byline = short and bool(BYLINE.match(text))
+    slash = short and "(" in text and bool(SLASH_ID.search(text))
+    bullet = short and bool(BULLET.match(text)) and len(text) <= 60
+    control = len(text) <= 60 and bool(CONTROL.match(text))
+    pingback = ("[" in text or "back" in low) and bool(PINGBACK.search(text))
+    rest_words = []
+    if (date or time or ago) and short:
+        rest_words = [w for w in WORD.findall(strip_meta(text)) if w.lower() not in _CONNECTORS]
+    stamp = (date or time or ago) and short and len(rest_words) <= 9
+    if stamp and len(rest_words) > 6 and not (says or byline):
+        stamp = False
+    name = name_like(text)
+    author = bool(
+        (says and len(text) <= 100)
+        or (byline and (date or time or slash or ago or len(text) <= 60))
+        or (slash and (date or time or text.lower().startswith("by ")))
+        or (bullet)
+        or (stamp and 1 <= len(rest_words) <= 6)
+    )
+    return Kind(date, time, ago, says, byline, slash, bullet, control, pingback, name, stamp, author,
+                not CHATTY_WORDS.isdisjoint(low.split())
+                or any(m in text for m in _CHATTY_MARK_GATES) and CHATTY_MARKS.search(text) is not None,
+                len(text) <= 80 and bool(TAIL.match(text)),
+                len(text) <= 120 and bool(COMMENTS_HEADING.match(text)))
+
+
+def is_meta(k: Kind) -> bool:
+    return k.author or k.stamp or k.control or k.says or k.bullet or k.heading
+
+
+AVATAR = re.compile(r"\bavatar\b|'s\s+picture$", re.I)
+
+
+FEATURES = (
+    "bias", "author", "stamp", "control", "says", "byline", "slash", "bullet", "date", "time", "ago",
+    "pingback", "name", "name_then_stamp", "chatty", "long_sentence", "log_len", "blank2", "blank3",
+    "blank4", "indented", "indent_change", "meta_next3", "meta_prev3", "position", "repeated_shape",
+    "heading", "tail", "gap_after3", "gap_after4", "early", "name_repeated", "name_then_text",
+    "meta_density_next10", "authors_after", "name_density_next10", "short_density_next10",
+)
+# where a comment section may start: the line right after a gap, an author line, a "N Comments" heading
+BOUNDARY_FEATURES = (
+    "bias", "blank1", "blank2", "blank3", "blank4", "blank6", "head", "name_then_stamp", "name_then_text",
+    "heading", "prev_heading", "prev_meta", "prev_long_sentence", "prev_short", "indent_change", "stamp",
+    "control", "chatty",
+)
+
+
+_DIGITS = re.compile(r"\d+")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_WORDS_RUN = re.compile(r"a(?:\s+a)+")
+
+
+def shape(text: str) -> str:
+    """The line's look with its words and numbers abstracted: two comment headers from one template
+    share a shape ("Aa says:", "by a (0) on Aa 0, @0:0AM (#0)")."""
+    return _WORDS_RUN.sub("a", _LETTERS.sub("a", _DIGITS.sub("0", text)))[:40]
+
+
+def features(lines: list[Line], kinds: list[Kind]) -> list[list[float]]:
+    """One feature vector per line (in the order of FEATURES), each line seen with its neighbours."""
+    n = len(lines)
+    meta = [is_meta(k) for k in kinds]
+    shapes: dict[str, int] = {}
+    names: dict[str, int] = {}
+    line_shapes = [shape(ln.text) if m else "" for ln, m in zip(lines, meta)]
+    for key, m, ln, k in zip(line_shapes, meta, lines, kinds):
+        if m:
+            shapes[key] = shapes.get(key, 0) + 1
+        if k.name:
+            names[ln.text] = names.get(ln.text, 0) + 1
+    authors_after = [0] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        authors_after[i] = authors_after[i + 1] + (kinds[i].author or kinds[i].says)
+    meta_after = [0] * (n + 1)
+    names_after = [0] * (n + 1)
+    short_after = [0] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        meta_after[i] = meta_after[i + 1] + meta[i]
+        names_after[i] = names_after[i + 1] + kinds[i].name
+        short_after[i] = short_after[i + 1] + (len(lines[i].text) <= 30)
+    rows = []
+    for i, (ln, k) in enumerate(zip(lines, kinds)):
+        nxt = kinds[i + 1] if i + 1 < n else None
+        gap_after = lines[i + 1].blank_before if i + 1 < n else 0
+        prev_indent = lines[i - 1].indent if i else ln.indent
+        rows.append([
+            1.0,
+            float(k.author), float(k.stamp), float(k.control), float(k.says), float(k.byline), float(k.slash),
+            float(k.bullet), float(k.date), float(k.time), float(k.ago), float(k.pingback), float(k.name),
+            float(k.name and nxt is not None and nxt.stamp),
+            float(k.chatty),
+            float(len(ln.text) > 80 and ends_sentence(ln.text)),
+            math.log1p(len(ln.text)) / 5.0,
+            float(ln.blank_before >= 2), float(ln.blank_before >= 3), float(ln.blank_before >= 4),
+            float(ln.indent > 0), float(ln.indent != prev_indent),
+            float(any(meta[i + 1 : i + 4])), float(any(meta[max(0, i - 3) : i])),
+            i / n,
+            float(meta[i] and shapes[line_shapes[i]] >= 2),
+            float(k.heading), float(k.tail),
+            float(gap_after >= 3), float(gap_after >= 4),
+            float(i < 3 and i < 0.15 * n),
+            float(k.name and names.get(ln.text, 0) >= 2),
+            float(k.name and i + 1 < n and len(lines[i + 1].text) > 60 and not meta[i + 1]),
+            (meta_after[i + 1] - meta_after[min(n, i + 11)]) / 10.0,
+            math.log1p(authors_after[i]) / 3.0,
+            (names_after[i + 1] - names_after[min(n, i + 11)]) / 10.0,
+            (short_after[i + 1] - short_after[min(n, i + 11)]) / 10.0,
+        ])
+    return rows
+
+
+def boundary_features(lines: list[Line], kinds: list[Kind], i: int) -> list[float]:
+    """What line i looks like as the first line of a comment section (BOUNDARY_FEATURES)."""
+    ln, k = lines[i], kinds[i]
+    nxt = kinds[i + 1] if i + 1 < len(lines) else None
+    prev = kinds[i - 1] if i else None
+    prev_text = lines[i - 1].text if i else ""
+    b = ln.blank_before
+    return [
+        1.0, float(b >= 1), float(b >= 2), float(b >= 3), float(b >= 4), float(b >= 6),
+        float(k.author or k.says or k.bullet),
+        float(k.name and nxt is not None and nxt.stamp),
+        float(k.name and nxt is not None and i + 1 < len(lines) and len(lines[i + 1].text) > 60),
+        float(k.heading), float(prev is not None and prev.heading),
+        float(prev is not None and is_meta(prev)),
+        float(len(prev_text) > 80 and ends_sentence(prev_text)),
+        float(0 < len(prev_text) <= 40),
+        float(i > 0 and ln.indent != lines[i - 1].indent),
+        float(k.stamp), float(k.control), float(k.chatty),
+    ]
+
+def _dot(w, x) -> float:
+    return sum(map(operator.mul, w, x))
+
+
+def boundary_scores(lines: list[Line], kinds: list[Kind], weights) -> list[float]:
+    """Log-odds, per line, that the line lies in the comment section."""
+    return [_dot(weights, row) for row in features(lines, kinds)]
+
+
+WINDOW = 8  # lines either side of the rough boundary where the exact one is looked for
+
+
+def best_boundary(lines: list[Line], kinds: list[Kind], model: dict) -> tuple[int | None, float]:
+    """The line index where the comment section starts (None: no section), and the winning margin.
+
+    The section is the suffix of lines whose summed line score is largest, if that sum beats the
+    threshold; the exact first line is then chosen near it by adding the boundary model's score of
+    each candidate line, so that a stray positive line above a real gap does not drag it up."""
+    scores = boundary_scores(lines, kinds, model["weights"])
+    n = len(scores)
+    suffix = [0.0] * (n + 1)
+    for k in range(n - 1, -1, -1):
+        suffix[k] = suffix[k + 1] + scores[k]
+    best_k = max(range(n), key=lambda k: suffix[k], default=None)
+    if best_k is None or suffix[best_k] <= model["threshold"]:
+        return None, (suffix[best_k] if best_k is not None else 0.0) - model["threshold"]
+    bw = model["boundary_weights"]
+    lo, hi = max(0, best_k - WINDOW), min(n, best_k + WINDOW + 1)
+    k = max(range(lo, hi), key=lambda j: suffix[j] + _dot(bw, boundary_features(lines, kinds, j)))
+    return k, suffix[best_k] - model["threshold"]

@@ -77,8 +77,8 @@ def _choices(result: list, control: str) -> list[list]:
 
 
 def _predicted(task: dict) -> str | None:
-    """The segmenter's type for the task: its newest prediction's `type` choice, else the type the
-    push put into the task data."""
+    """The segmenter's type for the task: its newest prediction's `type` choice when the export
+    carries predictions in full, else the type push put into the task data with the prediction."""
     preds = [p for p in task.get("predictions") or [] if isinstance(p, dict)]
     for p in sorted(preds, key=lambda p: (p.get("created_at") or "", p.get("id") or 0), reverse=True):
         for choices in _choices(p.get("result") or [], TYPE_CONTROL):

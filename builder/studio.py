@@ -619,10 +619,15 @@ def _parents(table) -> dict[str, dict]:
 
 
 def project_record_ids(client, project_id: int) -> list[str]:
-    """record_id of every task in the project, from an export snapshot (listing tasks takes minutes
-    for ten thousand). Tasks without a record_id were not made by push and are left out."""
-    tasks = json.loads(export_snapshot(client, project_id, with_users=False)[1])
-    return [t["data"]["record_id"] for t in tasks if isinstance(t.get("data"), dict) and t["data"].get("record_id")]
+    """record_id of every task in the project. Asks the task list for ids and data only, in large
+    pages: 10,000 tasks take about 12 s this way, 22 s through an export snapshot and over a minute
+    with the full task list. Tasks without a record_id were not made by push and are left out."""
+    ids = []
+    for task in client.tasks.list(project=project_id, fields="task_only", include="id,data", page_size=5000):
+        data = task.data if isinstance(task.data, dict) else {}
+        if isinstance(data.get("record_id"), str) and data["record_id"]:
+            ids.append(data["record_id"])
+    return ids
 
 
 def ensure_project(client, name: str):
@@ -712,11 +717,13 @@ def _import(client, project_id: int, tasks: list[dict]) -> None:
 
 
 def export_snapshot(client, project_id: int, *, with_users: bool = True, timeout: float = 600.0) -> tuple[int, bytes]:
-    """Take an export snapshot of every task (labeled or not) with annotators' e-mails and full
-    predictions, wait for it, and return (snapshot id, the raw JSON bytes as downloaded)."""
+    """Take an export snapshot of every task (labeled or not) with annotators' e-mails, wait for it,
+    and return (snapshot id, the raw JSON bytes as downloaded). Predictions come as ids: serializing
+    them in full makes a 10,000-task snapshot take 35 s instead of 24, and the segmenter's type is in
+    each task's data (`segmenter_type`, written by push with the prediction)."""
     from label_studio_sdk.core.api_error import ApiError
 
-    options = {"annotations__completed_by": {"only_id": not with_users}, "predictions": {"only_id": False}}
+    options = {"annotations__completed_by": {"only_id": not with_users}, "predictions": {"only_id": True}}
     try:
         snap = client.projects.exports.create(id=project_id, title="builder pull", serialization_options=options,
                                               task_filter_options={"only_with_annotations": False})

@@ -61,14 +61,16 @@ def test_push_adds_only_new_records_with_predictions(tmp_path, write_records, ha
     assert (rep.created, rep.imported, rep.already) == (False, len(harbour_records) - 3, 3)
 
     tasks = tasks_of(studio_client, rep.project_id)
-    by_id = {t["data"]["record_id"]: t for t in tasks}
-    assert sorted(by_id) == sorted(r["record_id"] for r in harbour_records)
+    task_of = {t["data"]["record_id"]: t["id"] for t in tasks}
+    assert sorted(task_of) == sorted(r["record_id"] for r in harbour_records)
+    preds = {p.task: p for p in studio_client.predictions.list(project=rep.project_id)}
+    assert len(preds) == len(harbour_records)
     for r in harbour_records:
-        (pred,) = by_id[r["record_id"]]["predictions"]
-        assert pred["model_version"] == r["segmenter_version"]
-        assert pred["score"] == pytest.approx(r["score"], abs=1e-6)
-        assert pred["result"][0]["from_name"] == "type"
-        assert pred["result"][0]["value"]["choices"] == [r["type"]]
+        pred = preds[task_of[r["record_id"]]]
+        assert pred.model_version == r["segmenter_version"]
+        assert pred.score == pytest.approx(r["score"], abs=1e-6)
+        assert pred.result[0]["from_name"] == "type"
+        assert pred.result[0]["value"]["choices"] == [r["type"]]
     project = studio_client.projects.get(id=rep.project_id)
     assert studio.config_choices(project.label_config)["type"] == list(TYPE_NAMES)
     assert "A reply that is spam" in project.expert_instruction and project.show_instruction

@@ -17,6 +17,7 @@ previous output (if any) as it was.
 
 from __future__ import annotations
 
+import glob
 import json
 import multiprocessing
 import os
@@ -185,7 +186,7 @@ class _Target:
         return self.tmp
 
     def _clean_stale(self) -> None:
-        for p in self.path.parent.glob(f".{self.path.name}.*-*"):
+        for p in self.path.parent.glob(f".{glob.escape(self.path.name)}.*-*"):
             kind, _, pid = p.name.rpartition("-")
             if not kind.endswith((".tmp", ".old")) or not pid.isdigit() or _alive(int(pid)):
                 continue

@@ -1,0 +1,472 @@
+"""Comment text → what the spam scorer looks at. Shared by the scorer (spam.py) and its training
+script (scripts/train_spam.py), so the model is always fed exactly what it was trained on.
+
+`analyze(text, author)` gives, in one pass:
+  norm     the text with the spammer's disguises undone (`Goo-g-le` → `google`, ♥-interleaved
+           letters dropped) and what varies from one spam to the next replaced by one placeholder
+           character each (links, e-mail addresses, money amounts; digits → 0), lowercased, spaces
+           collapsed, padded with one space each side
+  grams    the set of character 4-grams of norm: the n-gram model's input (presence, not counts)
+  signals  counts of the tell-tale patterns the YouTube training data has too few of to learn
+           (money offers, obfuscated words, symbol noise, an author name that is an ad) and of
+           "hooks", things a spam comment wants the reader to act on
+
+Speed matters (the segmenter must do ≥ 1,000 pages/s per core): every costly pattern runs only
+after a cheap test shows it can match, and keyword lists are checked against the 4-gram set first.
+Pure functions over compiled patterns; no I/O, no state.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
+
+import regex
+
+# Placeholders: private-use characters, so no real text produces them, and each is one character
+# of an n-gram.
+URL = "\ue000"
+MONEY = "\ue001"
+NOISE = "\ue002"
+EMAIL = "\ue003"
+
+NGRAM = 4  # one order only: 2–5-grams together gain < 0.5 F1 point across videos at 4x the cost
+
+_TLDS = r"(?:com|net|org|info|biz|ly|co|io|me|tk|us|uk|ru|de|tv|gl|gd|to|cc|xyz|online|site|club|shop|store|top)"
+# Cheap test first: a scheme, www, or a dot followed by a TLD or by a short name and a path.
+_LINK_HINT = re.compile(rf"\.(?:{_TLDS}\b|[a-z]{{2,3}}/)|https?:|www\.")
+# Then the whitespace-delimited word around each hint is a link if it is one of these.
+_LINK = re.compile(
+    r"(?:https?://|www\.)\S+"  # an explicit link
+    rf"|[\w-]+(?:\.[\w-]+)*\.{_TLDS}(?:[/:?#]\S*)?"  # a bare domain, bit.ly/x
+    r"|[\w-]+(?:\.[\w-]+)*\.[a-z]{2,3}/\S*"  # any domain followed by a path
+)
+_LEAD, _TRAIL = "(<[\"'“‘", ".,;:!?)>]\"'”’"
+_SCHEME = re.compile(r"^(?:https?://)?(?:www\.)?")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_MONEY_HINTS = ("$", "£", "€", "dollar", "usd", "buck", "euro", "pound")
+_MONEY = re.compile(
+    r"[$£€]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:k|m|million|thousand|grand)\b)?"
+    r"|\b\d[\d,]*(?:\.\d+)?\s?(?:k\s)?(?:dollars|usd|bucks|euros?|pounds)\b"
+)
+# Letters interleaved with symbols (♥♥p♥♥♥c♥j♥♥b…): at least five symbol-separated single letters.
+# Dashes and punctuation are not symbols here: "d-d-d-drop" is a stutter, "u.s.a." a name.
+_NOISY = r"[^\p{L}\p{N}\s\p{Pd}.,;:'’\"!?()]"
+_SYMBOL = re.compile(r"[^\w\s.,;:'’\"!?()\-–—“”‘…]")  # the cheap test: any symbol at all
+_NOISE_HINT = regex.compile(rf"{_NOISY}\p{{L}}{_NOISY}+\p{{L}}{_NOISY}")
+_NOISE = regex.compile(rf"(?:{_NOISY}+\p{{L}}){{5,}}{_NOISY}*")
+# A word spelled with hyphens inside it where some piece is one letter: goo-g-le, p-e-r, w-i-th.
+# Ordinary hyphenated words (well-known, de-facto) have no one-letter piece.
+_SPLIT_WORD = re.compile(r"(?<![\w-])[^\W\d_]+(?:-[^\W\d_]+)+(?![\w-])")
+_SEP = re.compile(r"-")
+_LEGIT_SPLIT = frozenset("e-mail e-mails t-shirt t-shirts x-ray x-rays u-turn a-list b-list e-book e-books "
+                         "e-commerce u-s u-k u-n e-u a-ha uh-oh".split())
+_DIGITS = re.compile("[1-9]")
+
+_RATE = r"(?:per|an|a|/|every|each)\s?(?:hour|hr|day|week|wk|month|mo)\b"
+_EARN_VERB = r"(?:earn\w*|mak(?:e|es|ing)|made|got|get|gets|getting|receiv\w*|paid|paying|pays|profit\w*|cash(?:ed)?\s?out)"
+_SPAN = r"[^.!?\n]{0,40}?"
+_PERIOD = r"(?:hours?|days?|weeks?|months?)"
+_EARNINGS = re.compile(
+    rf"{MONEY}\s?{_RATE}"  # $97 per hour
+    rf"|\b{_EARN_VERB}\s{_SPAN}{MONEY}"  # earned $11752 / making over $5000
+    rf"|{MONEY}{_SPAN}\b(?:in|within|over|for)\s(?:the\s)?(?:last\s|past\s|first\s)?(?:\w+\s)?{_PERIOD}"  # in four weeks
+    rf"|{MONEY}\s(?:a|an|per|every)\s(?:\w+\s)?{_PERIOD}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """Phrases grouped by their first 4-gram: a set intersection with a comment's 4-grams finds
+    the few worth looking for, instead of searching the text for every phrase."""
+
+    first: frozenset[str]
+    phrases: dict[str, tuple[str, ...]]
+
+    def count(self, grams: frozenset[str], norm: str) -> int:
+        return sum(1 for g in grams & self.first for phrase in self.phrases[g] if phrase in norm)
+
+
+def _keys(phrases: str) -> _Keys:
+    """Phrases, one a line, as they read after normalization."""
+    out: dict[str, list[str]] = {}
+    for p in phrases.strip().splitlines():
+        p = p.strip()
+        assert len(p) >= NGRAM, p
+        out.setdefault(p[:NGRAM], []).append(p)
+    return _Keys(frozenset(out), {k: tuple(v) for k, v in out.items()})
+
+
+# What a spam comment cannot do without: something for the reader to act on. A comment with none
+# of these is judged ham unless the n-gram model is very sure; this is what keeps ordinary long
+# news comments, unlike anything in the YouTube training data, from drifting to spam.
+_HOOKS = _keys("""
+    check out my
+    check out our
+    check out this
+    check out these
+    check out the link
+    check out \ue000
+    check it out
+    check this out
+    check them out
+    check 'em
+    check my
+    check this link
+    check me out
+    check us out
+    checked out my
+    checked out some of my
+    come check
+    plz check
+    pls check
+    check out mah
+    subscribe to my
+    subscribe to me
+    subscribe to our
+    subscribe my
+    subscribe me
+    subscribe and
+    and subscribe
+    please subscribe
+    subscribe!
+    subscribe plz
+    subscribe pls
+    subscribe please
+    subscribe like
+    subscribe thx
+    subscribe thanks
+    subscribe back
+    plz subscribe
+    pls subscribe
+    you subscribed
+    some subs
+    on youtube
+    youtube/
+    on itunes
+    search "
+    hit me up
+    look me up
+    look my name up
+    look her name up
+    look his name up
+    subscribers
+    sucscri
+    sub to my
+    sub to me
+    sub me
+    sub 0 sub
+    sub0sub
+    subs back
+    channel
+    follow me
+    follow my
+    follow us
+    follow back
+    follow 0 follow
+    follow for follow
+    like 0 like
+    like for like
+    gift card
+    giftcard
+    paypal
+    pay pal
+    like my
+    like our
+    visit my
+    visit our
+    see my
+    watch my
+    view my
+    hear me
+    listen to my
+    search my
+    google my
+    add me
+    share my
+    try my
+    my video
+    my vid
+    my page
+    my blog
+    my music
+    my song
+    my mixtape
+    my profile
+    my account
+    my instagram
+    my twitter
+    my facebook
+    my site
+    my website
+    my playlist
+    my stuff
+    my rap
+    my cover
+    my app
+    my track
+    my album
+    my band
+    my shop
+    my store
+    my new video
+    my new song
+    my new channel
+    my new music
+    click here
+    click this
+    click on
+    click the
+    giveaway
+    whatsapp
+    watsapp
+    contact me
+    message me
+    inbox me
+    email me
+    e-mail me
+    text me
+    please help
+    please like
+    please share
+    please vote
+    please support
+    please visit
+    please watch
+    please check
+    please listen
+    please view
+    please donate
+    please join
+    please come
+    please subscribe
+    please follow
+    thumbs up if
+    vote for
+    vote daily
+    earn money
+    earn cash
+    earn real
+    earn extra
+    free money
+    free cash
+    free gift
+    free iphone
+    free followers
+    free likes
+    free views
+    new youtuber
+    small youtuber
+    new artist
+    new rapper
+""")
+# A call to act on an offer: with an earnings claim, the classic work-from-home spam.
+_OFFERS = _keys("""
+    you can also
+    you can do
+    you can get
+    you can earn
+    you can make
+    you can start
+    you can try
+    you can avail
+    you can join
+    check it
+    click here
+    visit my
+    visit this
+    go to this
+    go to my
+    sign up
+    apply now
+    apply here
+    join now
+    join us
+    work from home
+    working from home
+    work at home
+    home based
+    home-based
+    online job
+    online work
+    online business
+    no experience
+    weekly payout
+    full info
+    more info
+    this site
+    this link
+    this website
+    started this job
+    this job
+    my boss
+    paycheck
+    pay check
+""")
+# Self-promotion: with a link it is a link drop for one's own channel or page.
+_PROMOS = _keys("""
+    check out my
+    check my
+    subscribe
+    sub to me
+    sub me
+    my channel
+    my video
+    my page
+    my blog
+    my site
+    my website
+    my music
+    my song
+    my mixtape
+    follow me
+    like my
+    please check
+    please visit
+    please watch
+    please like
+    please share
+""")
+
+# An author name that is an ad: an offer or a product rather than a person. One word of the first
+# kind is enough; the second kind also appears in names (Rich, Sale, Free), so it takes two.
+_AD_AUTHOR_STRONG = re.compile(
+    r"\b(?:viagra|cialis|casino|seo|loans?|payday|escorts?|bitcoin|crypto|forex|replica|backlinks?|hookup|"
+    r"weight\s?loss|work\s?from\s?home|followers|essays?|pharmacy|pills)\b|https?://|www\.|\.(?:com|net|org|info|biz)\b",
+    re.IGNORECASE,
+)
+_AD_AUTHOR_WEAK = re.compile(
+    r"\b(?:buy|cheap|free|earn|money|cash|likes|deals?|discount|promo|coupons?|jobs?|online|invest\w*|insurance|"
+    r"dating|diet|income|profit|rich|bonus|offers?|sale|shop|store|marketing|traffic|download|hack|generator|best)\b",
+    re.IGNORECASE,
+)
+_HANDLE = re.compile(r"(?<![\w@])@[a-z_][\w.]{2,}")
+
+
+class Signals(NamedTuple):
+    """Counts of the tell-tale patterns in one comment."""
+
+    links: int  # links, bare domains and e-mail addresses
+    earnings: int  # earnings claims: $97 per hour, earned $11752 in four weeks
+    offers: int  # calls to act on an offer: you can get this, check it, work from home
+    promos: int  # self-promotion: check out my channel, subscribe
+    obfuscated: int  # words with hyphens inside and a one-letter piece: goo-g-le, p-e-r
+    noise: int  # runs of symbol-interleaved letters
+    ad_author: bool
+    hooks: int  # things for the reader to act on: links, handles, "check out", "subscribe", ...
+
+
+class Analysis(NamedTuple):
+    norm: str
+    grams: frozenset[str]
+    signals: Signals
+
+
+def _links(s: str) -> tuple[str, int]:
+    """s (single-spaced) with each link replaced by the placeholder and the link without its
+    scheme: host and path words tell a video share (youtu.be/…) from a referral (?ref=) or a shop."""
+    out, pos, n = [], 0, 0
+    for m in _LINK_HINT.finditer(s):
+        if m.start() < pos:
+            continue  # inside the word just replaced
+        a = s.rfind(" ", 0, m.start()) + 1
+        b = s.find(" ", m.end())
+        b = len(s) if b < 0 else b
+        word = s[a:b]
+        core = word.lstrip(_LEAD).rstrip(_TRAIL)
+        if _LINK.fullmatch(core):
+            lead = len(word) - len(word.lstrip(_LEAD))
+            out += [s[pos : a + lead], f" {URL}{_SCHEME.sub('', core)} "]
+            pos = a + lead + len(core)
+            n += 1
+    return ("".join(out) + s[pos:], n) if n else (s, 0)
+
+
+def _unsplit(word: str) -> str | None:
+    """The word without its hyphens if it is a disguise, else None."""
+    pieces = _SEP.split(word)
+    if min(map(len, pieces)) > 1 or "-".join(pieces) in _LEGIT_SPLIT:
+        return None
+    return "".join(pieces)
+
+
+def _unsplit_all(s: str) -> tuple[str, int]:
+    """s (single-spaced) with disguised words joined, and how many there were. Only the words
+    around a hyphen are looked at; most comments have none or a few."""
+    out, pos, n = [], 0, 0
+    i = s.find("-")
+    while i >= 0:
+        a = s.rfind(" ", 0, i) + 1
+        b = s.find(" ", i)
+        b = len(s) if b < 0 else b
+        for m in _SPLIT_WORD.finditer(s, a, b):
+            joined = _unsplit(m.group())
+            if joined is not None:
+                out += [s[pos : m.start()], joined]
+                pos = m.end()
+                n += 1
+        i = s.find("-", b)
+    return ("".join(out) + s[pos:], n) if n else (s, 0)
+
+
+# Slices for the 4-grams of texts up to this long, made once; longer texts make their own.
+_SLICES = [slice(i, i + NGRAM) for i in range(20_000)]
+
+
+def ngrams(norm: str) -> frozenset[str]:
+    n = len(norm) - NGRAM + 1
+    if n <= len(_SLICES):
+        return frozenset(map(norm.__getitem__, _SLICES[: max(n, 0)]))
+    return frozenset(norm[i : i + NGRAM] for i in range(n))
+
+
+_INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
+_DASHES = ("\u2010", "\u2011")  # hyphens that are not "-"
+
+
+def analyze(text: str, author: str | None) -> Analysis:
+    s = text.lower()
+    if not s.isascii():
+        for ch in _INVISIBLE:  # zero-width characters: page artifacts, or spam splitting words
+            if ch in s:
+                s = s.replace(ch, "")
+        for ch in _DASHES:
+            if ch in s:
+                s = s.replace(ch, "-")
+    s = " ".join(s.split())
+    links = 0
+    if _LINK_HINT.search(s):
+        s, links = _links(s)
+    if "@" in s:
+        s, k = _EMAIL.subn(f" {EMAIL} ", s)
+        links += k
+    if any(h in s for h in _MONEY_HINTS):
+        s = _MONEY.sub(MONEY, s)
+    noise = 0
+    if _SYMBOL.search(s) and _NOISE_HINT.search(s):
+        s, noise = _NOISE.subn(f" {NOISE} ", s)
+    obfuscated = 0
+    if "-" in s:
+        s, obfuscated = _unsplit_all(s)
+    if links or noise or "@" in text:
+        s = " ".join(s.split())  # the placeholders brought spaces
+    norm = " " + _DIGITS.sub("0", s) + " "
+    grams = ngrams(norm)
+    signals = Signals(
+        links=links,
+        earnings=len(_EARNINGS.findall(norm)) if MONEY in norm else 0,
+        offers=_OFFERS.count(grams, norm),
+        promos=_PROMOS.count(grams, norm),
+        obfuscated=obfuscated,
+        noise=noise,
+        ad_author=bool(author and _is_ad_author(author)),
+        hooks=links + _HOOKS.count(grams, norm) + (len(_HANDLE.findall(norm)) if "@" in norm else 0),
+    )
+    return Analysis(norm, grams, signals)
+
+
+@lru_cache(maxsize=4096)  # a page shows the same names many times
+def _is_ad_author(author: str) -> bool:
+    return bool(_AD_AUTHOR_STRONG.search(author)) or len(_AD_AUTHOR_WEAK.findall(author)) >= 2

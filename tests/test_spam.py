@@ -1,0 +1,252 @@
+"""The spam scorer: the example document, hand-written spam and ham for each behaviour it must
+know, the real YouTube comments (when ../shared is here) with F1 floors, reproducible training,
+determinism and speed."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from builder.document import Document
+from builder.segment import segment
+from builder.segment.spam import MODEL_INFO, rule_logit, spam_probability
+from builder.segment.spam_features import analyze
+from tests.helpers import REPO, SAMPLES, SEED, SHARED, need_shared
+
+YOUTUBE = SHARED / "realdata" / "youtube-spam"
+
+
+def _train_script():
+    spec = importlib.util.spec_from_file_location("train_spam", REPO / "scripts" / "train_spam.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# --- the example document ------------------------------------------------------------------------
+
+def _seed_comments(raw: str) -> list[tuple[str | None, str]]:
+    """(author, body) of each comment of the example, read the way its markup shows them: a body is
+    an indented paragraph, and its author is the `• NAME` paragraph just before it, if any."""
+    paras = raw.split("\n\n")
+    out = []
+    for i, p in enumerate(paras):
+        if p[:1].isspace() and p.strip() and not p.strip().startswith("•"):
+            prev = paras[i - 1].strip() if i else ""
+            out.append((prev[1:].strip() if prev.startswith("•") else None, p))
+    return out
+
+
+def test_example_adele_is_spam_and_the_other_comments_are_not():
+    raw = need_shared(SEED).read_text(encoding="utf-8")
+    comments = _seed_comments(raw)
+    assert len(comments) == 5
+    scores = {author: spam_probability(body, author) for author, body in comments}
+    assert scores.pop("Adele") > 0.95
+    assert all(p < 0.2 for p in scores.values()), scores
+
+
+def test_example_document_segments_to_one_spam_record():
+    raw = need_shared(SEED).read_text(encoding="utf-8")
+    spam = [r for r in segment(Document(doc_id="seed", text=raw)) if r["type"] == "spam"]
+    assert [r["author"] for r in spam] == ["Adele"]
+    assert spam[0]["parent_id"] is not None, "a spam reply keeps its parent"
+
+
+# --- hand-written comments, one or more per behaviour --------------------------------------------
+
+SPAM = [
+    # obfuscated words + earnings claims + bait link
+    (None, "Fa-c-ebook is hiring from home, e-a-r-n up to $85 an hour. I made $9,430 in three weeks, "
+           "see the details on my profile"),
+    (None, "Y-a-h-o-o pays s-t-u-d-e-n-t-s to work from h-o-m-e"),
+    (None, "My neighbour makes $120 per hour online. You can do it too, just check it"),
+    (None, "I earned $6,200 last month working from home part time. Start today: www.quickhomecash.net"),
+    (None, "Last week I got a paycheck of $3,870 for a few hours a day on my laptop. "
+           "Go to this site for more info http://fastcashdesk.example/join"),
+    # symbol noise
+    (None, "★★f★★j★★k★★w★★q★★z★★ great article"),
+    (None, "read this ✿b✿x✿t✿o✿p✿l✿ now"),
+    # channel promotion, "check out", link drops
+    (None, "Hey everyone please check out my channel and subscribe, new videos every week!"),
+    (None, "Check out my new music video http://youtu.be/xyz123 and subscribe!"),
+    (None, "Free followers here: http://getfollowersfast.biz/promo"),
+    (None, "www.bestcheapdeals.com"),
+    (None, "visit my blog for more"),
+    (None, "plz check out my covers, I'm a small youtuber and every sub helps <3"),
+    # keyword author names
+    ("Cheap Viagra Online Pharmacy", "Great article, thanks for sharing."),
+    ("Work From Home Jobs", "Interesting point about the budget."),
+    ("Buy Instagram Followers", "Nice post"),
+]
+
+HAM = [
+    # angry disagreement
+    (None, "You are completely wrong and frankly an idiot. The senator voted against the bill twice."),
+    (None, "This is the dumbest take I have ever read. Shame on the editors for publishing this garbage!!!"),
+    ("Rich Van Buren", "I disagree with the author about the tax plan."),
+    (None, "Pathetic. Twenty years of promises and the bridge is still closed."),
+    # a URL in an argument
+    (None, "The same study was covered at www.nature.com last year and nobody found the effect."),
+    (None, "The CBO estimate is right there: https://www.cbo.gov/publication/57673. Read it before you post nonsense."),
+    # prices and money in a news discussion
+    (None, "A gallon of milk is $4.29 at my store, up from $2.99 two years ago."),
+    (None, "Nurses in this state make $32 an hour after ten years. That's not enough for the work they do."),
+    (None, "The company paid $4.5 billion for the startup and shut it down six months later."),
+    # the words spam uses, in ordinary sentences
+    (None, "Check out the interview he gave in 2019, he said the exact opposite."),
+    (None, "I subscribe to three newspapers and none of them reported this."),
+    (None, "Her e-mail to the board was leaked, and it is damning."),
+    # short replies
+    (None, "Well said."),
+    (None, "lol"),
+    (None, ""),
+]
+
+
+@pytest.mark.parametrize("author,text", SPAM)
+def test_spam_examples(author, text):
+    assert spam_probability(text, author) >= 0.5
+
+
+@pytest.mark.parametrize("author,text", HAM)
+def test_ham_examples(author, text):
+    assert spam_probability(text, author) < 0.5
+
+
+def test_disguises_are_undone():
+    a = analyze("Goo-g-le pays $97 p-e-r hour w-i-th weekly payouts ♥♥p♥♥♥c♥j♥♥b♥♥♥e♥♥m♥ http://x.example/earn", None)
+    assert "google" in a.norm and "per hour" in a.norm and "with" in a.norm
+    assert "♥" not in a.norm and "97" not in a.norm
+    assert a.signals.obfuscated == 3 and a.signals.noise == 1 and a.signals.links == 1 and a.signals.earnings
+    well = analyze("A well-known e-mail scam, de-facto legal.", None)
+    assert well.signals.obfuscated == 0 and "well-known" in well.norm
+
+
+def test_whitespace_as_on_the_page_does_not_matter():
+    body = "Hey everyone please check out my channel\n      and subscribe,   new videos every week!\n"
+    assert spam_probability(body, None) == spam_probability(" ".join(body.split()), None)
+
+
+def test_probability_bounds():
+    for author, text in SPAM + HAM + [(None, "x" * 20_000), (None, " \n\t ")]:
+        p = spam_probability(text, author)
+        assert 0.0 <= p <= 1.0 and not math.isnan(p)
+
+
+def test_same_scores_under_any_hash_seed():
+    # Scores sum weights over a set of strings, whose order changes with PYTHONHASHSEED.
+    code = ("from tests.test_spam import SPAM, HAM; from builder.segment.spam import spam_probability;"
+            "print([spam_probability(t, a).hex() for a, t in SPAM + HAM])")
+    outs = {
+        subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outs) == 1
+
+
+# --- the sample pages ----------------------------------------------------------------------------
+
+SAMPLE_SPAM_AUTHORS = {
+    "spam_01_transit_fares": {"Ja-c-k-ie W.", "Cheap Car Insurance Quotes Online", "Lil Breezo"},
+    "spam_02_stadium_vote": {"Quick Cash Loans Today", "♥ Lucy ♥"},
+}
+
+
+@pytest.mark.parametrize("stem", sorted(SAMPLE_SPAM_AUTHORS))
+def test_sample_pages(stem):
+    raw = (SAMPLES / f"{stem}.txt").read_text(encoding="utf-8")
+    recs = [r for r in segment(Document(doc_id=stem, text=raw)) if r["type"] in ("comment", "reply", "spam")]
+    assert len(recs) >= 7
+    assert {r["author"] for r in recs if r["type"] == "spam"} == SAMPLE_SPAM_AUTHORS[stem]
+
+
+# --- the real data -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def youtube():
+    files = sorted(need_shared(YOUTUBE).glob("*.csv"))
+    if not files:
+        pytest.skip(f"no CSV in {YOUTUBE}")
+    t = _train_script()
+    return t, {f: t.read_csv(f) for f in files}
+
+
+def _f1(pred: list[bool], gold: list[bool]) -> float:
+    tp = sum(p and g for p, g in zip(pred, gold))
+    return 2 * tp / (sum(pred) + sum(gold)) if tp else 0.0
+
+
+def test_youtube_f1_floor(youtube):
+    _, data = youtube
+    rows = [r for rs in data.values() for r in rs]
+    f1 = _f1([spam_probability(t, a) >= 0.5 for t, a, _ in rows], [y for _, _, y in rows])
+    assert f1 >= 0.97, f"spam F1 {f1:.3f} on the YouTube files the model was trained on"
+
+
+def test_youtube_cross_video_f1_floor(youtube):
+    """Train on one video's comments, score another's: the honest estimate for unseen videos."""
+    t, data = youtube
+    files = list(data)
+    if len(files) < 2:
+        pytest.skip("needs two files of the collection")
+    for tr in files:
+        bias, w = t.fit([x for x, _, _ in data[tr]], [y for _, _, y in data[tr]])
+        for te in files:
+            if te == tr:
+                continue
+            pred = []
+            for text, author, _ in data[te]:
+                a = analyze(text, author)
+                pred.append(t.logit(bias, w, a.grams) + rule_logit(a.signals) >= 0)
+            f1 = _f1(pred, [y for _, _, y in data[te]])
+            assert f1 >= 0.92, f"trained on {tr.name}, spam F1 {f1:.3f} on {te.name}"
+
+
+def test_training_reproduces_the_shipped_model(youtube):
+    t, data = youtube
+    model = t.train(list(data))
+    assert model["weights_sha256"] == MODEL_INFO["weights_sha256"], "retrain with scripts/train_spam.py"
+    assert "Alberto, Lochter & Almeida" in MODEL_INFO["credit"]
+
+
+# --- speed ---------------------------------------------------------------------------------------
+
+def _best_of(n: int, fn) -> float:
+    """Least CPU time of n runs: CPU time, not wall time, so other processes on the machine count less."""
+    best = math.inf
+    for _ in range(n):
+        start = time.process_time()
+        fn()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def test_speed():
+    """The segmenter's budget is 1 ms for a 5 KB page, so scoring a comment must cost a small
+    multiple of merely listing its character 4-grams (which it must do). Measured against that
+    rather than in µs, so a loaded CI machine does not fail it; a pattern gone quadratic does."""
+    texts = [t for _, t in SPAM + HAM] * 10 + [" ".join(t for _, t in HAM) * 5]
+
+    def score():
+        for t in texts:
+            spam_probability(t, None)
+
+    def grams():
+        for t in texts:
+            s = " " + " ".join(t.lower().split()) + " "
+            frozenset(s[i : i + 4] for i in range(len(s) - 3))
+
+    ratio = _best_of(5, score) / _best_of(5, grams)
+    assert ratio < 6, f"scoring costs {ratio:.1f}x listing the 4-grams"
+    chars = sum(map(len, texts))
+    per_100 = _best_of(3, score) / chars * 100 * 1e6
+    assert per_100 < 100, f"{per_100:.0f} µs of CPU per 100 characters"

@@ -157,8 +157,57 @@ NEWS_HAM = [
     "Absolutely spot on, the regulators were asleep.",
     "This comment section is full of bots.",
     "Another great column, Maria. Keep them coming.",
+    "I have followed this story from the start and the one thing nobody explains is who approved the contract in the "
+    "first place. The minutes of that meeting are still not public.",
+    "We moved here in 1998 when the factory was still running three shifts. Now half the street is empty and the "
+    "council talks about a new shopping centre as if that will bring the jobs back.",
+    "I am a nurse and I can tell you the staffing numbers in this article are optimistic. On my ward we run with two "
+    "people short most nights, and nobody in management seems to care until something goes wrong.",
+    "@Martin I agree with most of that, but the timeline is off. The layoffs started before the merger was announced.",
+    "@Sue no, the vote was 5 to 4, the article has it right.",
+    "The local news on Channel 4 had a completely different account of the fire, with interviews from the neighbours.",
+    "Interesting piece. I wrote about the same court case on my site last month and came to the opposite conclusion, "
+    "mostly because of the second expert witness.",
+    "Please share this with anyone who lives near the river, the evacuation routes changed this year.",
+    "Does anyone know if the library branch on Elm Street is affected? My kids use it every day after school.",
+    "I used to think the critics were exaggerating, but after reading the inspection report I have changed my mind. "
+    "The building should have been closed years ago.",
+    "Why is nobody asking where the money went? The fund had $12 million at the start of the year and now the "
+    "treasurer says it is empty.",
+    "The price of a cinema ticket here is now $16, and they wonder why people stay home and stream.",
+    "My father worked for the railway for 35 years and his pension was cut twice. Stories like this make me furious.",
+    "Honestly the best thing about this recipe is how forgiving it is. I forgot the eggs the first time and it still "
+    "turned out fine.",
+    "I ran the numbers myself and the savings only appear if you assume fuel stays at last year's price. It will not.",
+    "This is a really thoughtful review. I saw the film on Friday and felt the same about the ending, it drags on.",
+    "The coach said after the game that the team played without energy. That has been true for two months now.",
+    "I would love a follow up on what happened to the families after they were rehoused.",
+    "Not sure why everyone is so surprised. The same company was fined twice before for exactly this.",
+    "Thank you for writing this. My mother went through the same thing with her insurance and it took a lawyer to "
+    "get them to pay.",
+    "The real story here is the lack of oversight. Any board that approves a budget without reading it should resign.",
+    "As someone who grew up in that neighbourhood, I can say the description in the article is fair, if a bit harsh.",
+    "I check the river levels every morning during the flood season, and they were higher last week than the city "
+    "admitted.",
+    "Great post, it reminded me of my first year of teaching. Nobody prepares you for the paperwork.",
+    "There is a typo in the third paragraph, it should be 2012 not 2021.",
+    "So much for transparency. They promised to publish the emails and then released three pages, all redacted.",
+    "The last time they tried this policy, crime went up, not down. Look at the figures from 2009 to 2011.",
+    "My husband and I tried that restaurant on Saturday. Overpriced and the service was slow, but the dessert was good.",
+    "People keep saying the market will sort it out. It has not sorted anything out in twenty years.",
+    "I live abroad and follow the news from home through this site. Thank you for keeping the comments open.",
+    "The photo caption is wrong, that is the old town hall, not the new one.",
+    "What happens to the workers who are already on temporary contracts? The article does not say.",
+    "I voted for her last time and I regret it. She promised to fix the roads and did nothing.",
+    "Can we please stop pretending that one more tax break will bring the plant back?",
+    "This is the kind of reporting I would pay for. Detailed, fair, and it names names.",
+    "The trial has been postponed four times now. Justice delayed is justice denied.",
+    "I work in IT and the breach they describe is exactly what happens when you skip updates for years.",
+    "Wonderful photos of the festival, it brought back memories of going there with my grandparents.",
+    "The bank charged me a $25 fee for a transfer that took three days. In 2012. Unbelievable.",
+    "He is right about one thing, the schools need more money, but raising the sales tax hits the poorest families.",
 ]
-NEWS_HAM_WEIGHT = 1.0
+NEWS_HAM_WEIGHT = 0.5  # with C, picked by cross-video F1 against the share of dragnet comment paragraphs flagged
 
 
 def read_csv(path: Path) -> list[tuple[str, str, bool]]:

@@ -160,7 +160,10 @@ _HOOKS = _keys("""
     sub 0 sub
     sub0sub
     subs back
-    channel
+    my channel
+    our channel
+    youtube channel
+    this channel
     follow me
     follow my
     follow us
@@ -342,7 +345,6 @@ _AD_AUTHOR_WEAK = re.compile(
     r"dating|diet|income|profit|rich|bonus|offers?|sale|shop|store|marketing|traffic|download|hack|generator|best)\b",
     re.IGNORECASE,
 )
-_HANDLE = re.compile(r"(?<![\w@])@[a-z_][\w.]{2,}")
 
 
 class Signals(NamedTuple):
@@ -462,7 +464,7 @@ def analyze(text: str, author: str | None) -> Analysis:
         obfuscated=obfuscated,
         noise=noise,
         ad_author=bool(author and _is_ad_author(author)),
-        hooks=links + _HOOKS.count(grams, norm) + (len(_HANDLE.findall(norm)) if "@" in norm else 0),
+        hooks=links + _HOOKS.count(grams, norm),
     )
     return Analysis(norm, grams, signals)
 

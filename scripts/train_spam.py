@@ -14,7 +14,8 @@ written with sorted keys, so the same data gives the same file on every run.
 
     python scripts/train_spam.py                 # train on every CSV, write the model
     python scripts/train_spam.py --check         # retrain, exit 1 if the shipped model differs
-    python scripts/train_spam.py --cross-video   # train on each file, test on each other one; print F1
+    python scripts/train_spam.py --cross-video   # train on each file, test on each other one: F1 of the
+                                                 # n-gram model alone and of the whole scorer
 
 scikit-learn is a core dependency of the project already.
 """
@@ -38,21 +39,21 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_features():
+def _load(name: str):
     # By file, not `import builder.segment...`: the package imports the scorer, which loads the model
     # this script makes, and the rest of the segmenter; training needs neither.
     import importlib.util
 
-    path = ROOT / "builder" / "segment" / "spam_features.py"
-    spec = importlib.util.spec_from_file_location("_spam_features", path)
+    spec = importlib.util.spec_from_file_location(f"_{name}", ROOT / "builder" / "segment" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is built
+    sys.modules[spec.name] = mod  # dataclasses and NamedTuples look their module up while built
     spec.loader.exec_module(mod)
     return mod
 
 
-_F = _load_features()
+_F = _load("spam_features")
 NGRAM, analyze = _F.NGRAM, _F.analyze
+rule_logit = _load("spam_rules").rule_logit
 DATA = ROOT.parent / "shared" / "realdata" / "youtube-spam"
 MODEL = ROOT / "builder" / "segment" / "models" / "spam_ngram.json"
 MIN_DF = 2
@@ -312,9 +313,16 @@ def dump(model: dict) -> str:
     return head[:-2] + ',\n "weights": {\n' + body + "\n }\n}\n"
 
 
-def cross_video(files: list[Path]) -> list[tuple[str, str, float, float, float]]:
-    """(train file, test file, precision, recall, F1) of the n-gram model alone, for every ordered
-    pair of distinct files."""
+def prf(pred: list[bool], gold: list[bool]) -> tuple[float, float, float]:
+    tp = sum(p and g for p, g in zip(pred, gold))
+    p = tp / max(sum(pred), 1)
+    r = tp / max(sum(gold), 1)
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def cross_video(files: list[Path]) -> list[tuple[str, str, str, float, float, float]]:
+    """(train file, test file, what, precision, recall, F1) for every ordered pair of distinct
+    files, of the n-gram model alone and of the whole scorer (n-grams + spam_rules)."""
     data = {f: read_csv(f) for f in files}
     out = []
     for tr in files:
@@ -322,12 +330,12 @@ def cross_video(files: list[Path]) -> list[tuple[str, str, float, float, float]]
         for te in files:
             if te == tr:
                 continue
-            pred = [logit(bias, w, g) >= 0 for g in grams_of([t for t, _, _ in data[te]])]
+            found = [analyze(t, a) for t, a, _ in data[te]]
             gold = [y for _, _, y in data[te]]
-            tp = sum(p and g for p, g in zip(pred, gold))
-            p = tp / max(sum(pred), 1)
-            r = tp / max(sum(gold), 1)
-            out.append((tr.name, te.name, p, r, 2 * p * r / (p + r) if p + r else 0.0))
+            ngram = [logit(bias, w, x.grams) for x in found]
+            out.append((tr.name, te.name, "n-grams", *prf([z >= 0 for z in ngram], gold)))
+            whole = [z + rule_logit(x.signals) >= 0 for z, x in zip(ngram, found)]
+            out.append((tr.name, te.name, "scorer", *prf(whole, gold)))
     return out
 
 
@@ -343,8 +351,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"train_spam: no *.csv in {a.data} (expected the UCI YouTube Spam Collection there)", file=sys.stderr)
         return 2
     if a.cross_video:
-        for tr, te, p, r, f in cross_video(files):
-            print(f"train {tr} test {te}: precision {p:.3f} recall {r:.3f} f1 {f:.3f}")
+        for tr, te, what, p, r, f in cross_video(files):
+            print(f"train {tr} test {te} {what:8s}: precision {p:.3f} recall {r:.3f} f1 {f:.3f}")
         return 0
     model = train(files)
     if a.check:

@@ -4,10 +4,10 @@ Two parts, added as log-odds:
   - a logistic regression over the character 4-grams of the comment with its disguises undone and
     links, amounts and digits replaced by placeholders (spam_features.analyze), trained on real
     YouTube comments by scripts/train_spam.py and loaded once, read-only, from models/spam_ngram.json;
-  - fixed rules for what that data has too little of to learn: money offers ($97 per hour, earned
-    $11752 in four weeks), words spelled with separators (Goo-g-le, p-e-r), letters strewn among
-    symbols (♥♥p♥♥♥c♥), an author name that is an ad, and whether the comment gives the reader
-    anything to act on at all (a link, "subscribe", "check out my ...").
+  - fixed rules (spam_rules.py) for what that data has too little of to learn: money offers ($97
+    per hour, earned $11752 in four weeks), words spelled with separators (Goo-g-le, p-e-r), letters
+    strewn among symbols (♥♥p♥♥♥c♥), an author name that is an ad, and whether the comment gives
+    the reader anything to act on at all (a link, "subscribe", "check out my ...").
 
 Pure and fast: a dict lookup per distinct 4-gram, compiled patterns behind cheap tests, no I/O
 after import. The sum of weights is exact (math.fsum), so the score does not depend on set order.
@@ -20,11 +20,12 @@ import math
 from itertools import repeat
 from pathlib import Path
 
-from builder.segment.spam_features import NGRAM, Signals, analyze
+from builder.segment.spam_features import NGRAM, analyze
+from builder.segment.spam_rules import rule_logit
 
 MODEL_FILE = Path(__file__).resolve().parent / "models" / "spam_ngram.json"
 
-__all__ = ["spam_probability", "spam_logit", "MODEL_INFO"]
+__all__ = ["spam_probability", "spam_logit", "ngram_logit", "rule_logit", "MODEL_INFO"]
 
 
 def _load(path: Path) -> tuple[float, dict[str, float], dict]:
@@ -38,35 +39,6 @@ def _load(path: Path) -> tuple[float, dict[str, float], dict]:
 
 _BIAS, _WEIGHTS, MODEL_INFO = _load(MODEL_FILE)
 _get = _WEIGHTS.get
-
-# Log-odds each rule adds. An earnings claim alone can be news ("nurses earn $32 an hour"); with an
-# offer, a link or a disguise it is the classic work-from-home spam.
-EARNINGS = 1.5
-EARNINGS_WITH_OFFER = 4.0
-OBFUSCATED_EACH, OBFUSCATED_MAX = 1.5, 6.0  # one split word may be a stutter; three are a disguise
-OBFUSCATED_FREE = 1
-NOISE = 4.0
-AD_AUTHOR = 4.0  # SEO spam: bland praise under a name that is the ad
-PROMO_WITH_LINK = 1.0  # "check out my channel" + a link
-HOOK_EACH, HOOK_MAX = 0.75, 2.25  # each thing to act on is weak evidence: a link, "subscribe"
-NO_HOOK = -2.0  # nothing to act on and no rule fired: ham unless the n-grams are very sure
-
-
-def rule_logit(s: Signals) -> float:
-    z = 0.0
-    if s.earnings:
-        z += EARNINGS_WITH_OFFER if (s.offers or s.obfuscated > OBFUSCATED_FREE or s.links) else EARNINGS
-    z += min(OBFUSCATED_MAX, OBFUSCATED_EACH * max(0, s.obfuscated - OBFUSCATED_FREE))
-    if s.noise:
-        z += NOISE
-    if s.ad_author:
-        z += AD_AUTHOR
-    if s.promos and s.links:
-        z += PROMO_WITH_LINK
-    if z == 0.0 and not s.hooks:
-        return NO_HOOK
-    return z + min(HOOK_MAX, HOOK_EACH * s.hooks)
-
 
 def ngram_logit(grams: frozenset[str]) -> float:
     """The n-gram model's log-odds: bias + the weights of the distinct 4-grams / sqrt(their number)."""

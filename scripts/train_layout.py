@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,7 @@ from builder.segment.lines import (  # noqa: E402
 
 MARKER = "!@#$%^&*()  COMMENTS"
 L2 = 1.0
+GAP_CAP = 2  # blank lines kept between paragraphs in the copy of each page without wide gaps
 
 
 def load(folder: Path) -> tuple[dict[str, str], dict[str, int | None]]:
@@ -60,9 +62,14 @@ def load(folder: Path) -> tuple[dict[str, str], dict[str, int | None]]:
     return docs, gold
 
 
-def line_data(text: str, boundary: int | None):
-    """Line features, line labels, and (for the boundary model) the body lines with their kinds."""
+def line_data(text: str, boundary: int | None, gap_cap: int | None = None):
+    """Line features, line labels, and (for the boundary model) the body lines with their kinds.
+    With gap_cap, runs of blank lines are cut to that length first: Dragnet's renderings set the
+    comment section apart with a wide gap, which pages rendered otherwise do not have, so every page
+    is also learnt without it and the model keeps reading the comment markup itself."""
     lines = split_lines(text)
+    if gap_cap is not None:
+        lines = [replace(ln, blank_before=min(ln.blank_before, gap_cap)) for ln in lines]
     kinds = [classify(ln.text) for ln in lines]
     first = 1 if len(lines) > 1 and L._is_title(lines[0], kinds[0]) else 0
     body, bkinds = lines[first:], kinds[first:]
@@ -135,7 +142,7 @@ def fit_boundary(data, w) -> np.ndarray:
 
 
 def train(docs, gold, ids) -> dict:
-    data = [line_data(docs[d], gold[d]) for d in ids]
+    data = [line_data(docs[d], gold[d], cap) for d in ids for cap in (None, GAP_CAP)]
     x = np.vstack([a for a, *_ in data])
     y = np.concatenate([b for _, b, *_ in data])
     w = fit(x, y)

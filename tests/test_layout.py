@@ -92,7 +92,7 @@ CASES = {
     ),
     "page_byline_footer.txt": (
         [("Rowan Delacroix", 0, None, "different company within a year"),
-         ("Ines Marchetti", 0, None, "hardest part"), ("the author", 0, None, "all but two")],
+         ("Ines Marchetti", 0, None, "hardest part"), ("Maren Holt", 0, None, "all but two")],
         "once a quarter.", "This matches what we saw",
     ),
 }

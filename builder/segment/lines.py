@@ -218,6 +218,7 @@ FEATURES = (
     "blank4", "indented", "indent_change", "meta_next3", "meta_prev3", "position", "repeated_shape",
     "heading", "tail", "gap_after3", "gap_after4", "early", "name_repeated", "name_then_text",
     "meta_density_next10", "authors_after", "name_density_next10", "short_density_next10",
+    "after_largest_gap", "after_gap4", "chatty_density_next10", "meta_density_prev10", "name_density_prev10",
 )
 # where a comment section may start: the line right after a gap, an author line, a "N Comments" heading
 BOUNDARY_FEATURES = (
@@ -260,6 +261,14 @@ def features(lines: list[Line], kinds: list[Kind]) -> list[list[float]]:
         meta_after[i] = meta_after[i + 1] + meta[i]
         names_after[i] = names_after[i + 1] + kinds[i].name
         short_after[i] = short_after[i + 1] + (len(lines[i].text) <= 30)
+    chatty_after = [0] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        chatty_after[i] = chatty_after[i + 1] + kinds[i].chatty
+    # the widest vertical gap below the page's first lines: rendered pages often set their comment
+    # section apart with one
+    widest = max(range(2, n), key=lambda j: lines[j].blank_before, default=None)
+    widest_at = widest if widest is not None and lines[widest].blank_before >= 3 else n
+    first_gap4 = next((j for j in range(2, n) if lines[j].blank_before >= 4), n)
     rows = []
     for i, (ln, k) in enumerate(zip(lines, kinds)):
         nxt = kinds[i + 1] if i + 1 < n else None
@@ -287,6 +296,10 @@ def features(lines: list[Line], kinds: list[Kind]) -> list[list[float]]:
             math.log1p(authors_after[i]) / 3.0,
             (names_after[i + 1] - names_after[min(n, i + 11)]) / 10.0,
             (short_after[i + 1] - short_after[min(n, i + 11)]) / 10.0,
+            float(i >= widest_at), float(i >= first_gap4),
+            (chatty_after[i] - chatty_after[min(n, i + 10)]) / 10.0,
+            (meta_after[max(0, i - 10)] - meta_after[i]) / 10.0,
+            (names_after[max(0, i - 10)] - names_after[i]) / 10.0,
         ])
     return rows
 

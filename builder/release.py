@@ -65,6 +65,7 @@ ZSTD_LEVEL = 9
 ROW_GROUP_ROWS = 20_000
 MAX_FILE_ROWS = 250_000
 READ_BATCH_ROWS = 32_768
+READAHEAD = {"batch_readahead": 2, "fragment_readahead": 1}  # the scanner's defaults buffer 16 batches x 4 files
 SPLIT_SALT = b"builder-split-v1\x1f"  # the split of a document is a hash of this + its doc_id
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
@@ -272,7 +273,7 @@ class Labels:
         the uint64 hashes of its record ids, to count labels whose record is not released."""
         hashes = []
         for batch in self.dataset.to_batches(columns=["record_id", "label", "label_status", "n_annotators"],
-                                             batch_size=READ_BATCH_ROWS):
+                                             batch_size=READ_BATCH_ROWS, **READAHEAD):
             if batch.column("record_id").null_count:
                 raise SchemaError(f"{self.path}/labels.parquet: a row has no record_id")
             lab = batch.column("label")
@@ -328,7 +329,7 @@ def _scan(dataset: ds.Dataset, near: NearDuplicates) -> tuple[dict, np.ndarray, 
     id_hashes = []
     seen = {"segmenter_version": set(), "schema_version": set()}
     cols = ["record_id", "doc_id", "text", "type", "segmenter_version", "schema_version"]
-    for batch in dataset.to_batches(columns=cols, batch_size=READ_BATCH_ROWS):
+    for batch in dataset.to_batches(columns=cols, batch_size=READ_BATCH_ROWS, **READAHEAD):
         for c in ("record_id", "doc_id", "text", "type"):
             if batch.column(c).null_count:
                 raise SchemaError(f"records: a row has no {c}; every record needs record_id, doc_id, text and type")
@@ -531,7 +532,7 @@ def _stage_into(tmp, final, dataset, files, records_root, lab, label_hashes, nam
     in_schema = pa.schema(arrow_fields(SCHEMA))
     writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
     try:
-        for batch in dataset.to_batches(columns=list(FIELDS), batch_size=READ_BATCH_ROWS):
+        for batch in dataset.to_batches(columns=list(FIELDS), batch_size=READ_BATCH_ROWS, **READAHEAD):
             dest = dest_of_doc[[doc_index[d] for d in batch.column("doc_id").to_pylist()]]
             order = np.argsort(dest, kind="stable")
             bounds = np.flatnonzero(np.diff(dest[order])) + 1

@@ -242,3 +242,11 @@ def test_speed():
     chars = sum(map(len, texts))
     per_100 = _best_of(3, score) / chars * 100 * 1e6
     assert per_100 < 100, f"{per_100:.0f} µs of CPU per 100 characters"
+
+
+def test_a_header_line_with_the_author_is_not_scored():
+    body = "I made $6,200 last month from home. Start today: www.quickhomecash.net"
+    for header in ("• Dana K\n\n    ", "Dana K\n", "  * Dana K\n  "):
+        assert spam_probability(header + body, "Dana K") == spam_probability(body, "Dana K")
+    # a first line that is not the author is part of the body
+    assert spam_probability("Dana K was right\nabout this", "Someone") != spam_probability("about this", "Someone")

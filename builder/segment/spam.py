@@ -47,8 +47,21 @@ def ngram_logit(grams: frozenset[str]) -> float:
     return _BIAS + math.fsum(map(_get, grams, repeat(0.0))) / math.sqrt(len(grams))
 
 
+_BULLETS = " \t•*·‣◦-–—>"
+
+
+def _body(text: str, author: str | None) -> str:
+    """The comment without its header line: a layout may hand over `• NAME` with the body, and the
+    model was trained on bodies alone (a name is no evidence, but its 4-grams would count as such)."""
+    if author:
+        first, nl, rest = text.lstrip().partition("\n")
+        if nl and first.strip(_BULLETS) == author.strip():
+            return rest
+    return text
+
+
 def spam_logit(text: str, author: str | None) -> float:
-    a = analyze(text, author)
+    a = analyze(_body(text, author), author)
     return ngram_logit(a.grams) + rule_logit(a.signals)
 
 

@@ -16,8 +16,9 @@ fills them in arrival order) and hands back a one-row summary — rows written, 
 record count or why it failed — so the quarantine and the report are built in the same single
 pass, exactly as the local engine builds them.
 
-The driver holds at most WINDOW_CHARS of text at a time (one Ray Data execution per window), so
-memory stays bounded however large the corpus. Shards are written into a temporary directory next
+The driver reads ahead one window of units at a time — WINDOW_CHARS of text, or UNITS_PER_CPU
+units per cluster CPU when that is more — and runs one Ray Data execution per window, so memory
+stays bounded however large the corpus (at the cost of a short idle tail at the end of each window). Shards are written into a temporary directory next
 to --out and renamed into place when every document is accounted for: on a cluster, --out must be
 on storage that the driver and every node see (the run checks that it sees every shard).
 """
@@ -55,12 +56,10 @@ from builder.run import (COMPRESSION, ROW_GROUP_ROWS, SHARD_NAME, _Batch, _batch
                          _Target, default_workers, output_paths, segment_batch, storage_schema)
 from builder.schema import SCHEMA_VERSION, TYPE_NAMES
 
-SHARD_CHARS = 8_000_000  # text per unit of work (one task, one shard): ~10 s of one core, ~30k records
-WINDOW_CHARS = 256_000_000  # text the driver reads ahead and hands to Ray in one execution
+SHARD_CHARS = 8_000_000  # text per unit of work (one task, one shard): seconds of one core, ~15k records
+WINDOW_CHARS = 256_000_000  # text the driver reads ahead and hands to Ray in one execution...
+UNITS_PER_CPU = 4  # ...or more on a large cluster: enough units that no CPU idles until the last few
 PROBE_SECONDS = 10
-
-_log = logging.getLogger(__name__)
-
 
 class ClusterError(BuilderError):
     """The Ray cluster cannot be reached, or its workers cannot run this run."""
@@ -200,6 +199,10 @@ def _quiet_data(progress: bool) -> None:
     logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
+def _cluster_cpus() -> int:
+    return int(ray.cluster_resources().get("CPU", 1))
+
+
 def _run_window(window: list[_Unit], tmp_out: Path, segment, workers: int | None) -> dict[int, dict]:
     """Segment a window's units on the cluster; unit index → summary."""
     payload = [u.payload() for u in window if u.docs]
@@ -271,6 +274,7 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
                 reasons[r.kind] += 1
                 qf.write(json.dumps(r.as_json(), ensure_ascii=False) + "\n")
 
+            window_chars = max(window_chars, UNITS_PER_CPU * _cluster_cpus() * shard_chars)
             for window in _windows(_units(_batches(items), shard_chars), window_chars):
                 done = _run_window(window, tmp_out, segment, workers)
                 for unit in window:

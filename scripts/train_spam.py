@@ -267,7 +267,7 @@ def fit(texts: list[str], labels: list[bool]) -> tuple[float, dict[str, float]]:
 
 def logit(bias: float, weights: dict[str, float], grams: frozenset[str]) -> float:
     """As spam.ngram_logit computes it."""
-    return bias + math.fsum(weights.get(x, 0.0) for x in grams) / math.sqrt(len(grams)) if grams else bias
+    return bias + sum(round(weights.get(x, 0.0) * 10_000) for x in grams) / 10_000 / math.sqrt(len(grams)) if grams else bias
 
 
 def model_json(bias: float, weights: dict[str, float], files: list[Path], n: int) -> dict:

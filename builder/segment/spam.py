@@ -10,7 +10,8 @@ Two parts, added as log-odds:
     the reader anything to act on at all (a link, "subscribe", "check out my ...").
 
 Pure and fast: a dict lookup per distinct 4-gram, compiled patterns behind cheap tests, no I/O
-after import. The sum of weights is exact (math.fsum), so the score does not depend on set order.
+after import. Weights are summed as integers (they are stored to 4 decimals; here in units of
+1e-4), which is exact, so the score does not depend on the order of a set of strings.
 """
 
 from __future__ import annotations
@@ -38,13 +39,15 @@ def _load(path: Path) -> tuple[float, dict[str, float], dict]:
 
 
 _BIAS, _WEIGHTS, MODEL_INFO = _load(MODEL_FILE)
-_get = _WEIGHTS.get
+_UNIT = 10_000  # the model's weights have 4 decimals
+_get = {g: round(w * _UNIT) for g, w in _WEIGHTS.items()}.get
+
 
 def ngram_logit(grams: frozenset[str]) -> float:
     """The n-gram model's log-odds: bias + the weights of the distinct 4-grams / sqrt(their number)."""
     if not grams:
         return _BIAS
-    return _BIAS + math.fsum(map(_get, grams, repeat(0.0))) / math.sqrt(len(grams))
+    return _BIAS + sum(map(_get, grams, repeat(0))) / _UNIT / math.sqrt(len(grams))
 
 
 _BULLETS = " \t•*·‣◦-–—>"

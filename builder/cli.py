@@ -160,15 +160,25 @@ def studio_add_annotator(name: str, password: str | None) -> None:
 @click.option("--project", required=True, help="Label Studio project title; created (config + guidelines) when missing.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True,
               help="Tasks per import request; each batch is committed whole.")
-def push_cmd(records: Path, project: str, batch_size: int) -> None:
+@click.option("--mode", type=click.Choice(["record", "document"]), default="record", show_default=True,
+              help="record: one task per record (its type). document: one task per document, the whole page "
+                   "with the segmenter's records as spans, reply relations and speakers/authors to correct.")
+@click.option("--docs", "docs", multiple=True, type=click.Path(path_type=Path),
+              help="--mode document: the inputs `builder segment` read (repeatable); the raw text of each "
+                   "document is read from them and checked against its records.")
+def push_cmd(records: Path, project: str, batch_size: int, mode: str, docs: tuple[Path, ...]) -> None:
     """Send RECORDS (a records Parquet file or directory) to Label Studio as tasks, pre-annotated with
     the segmenter's type and score. Tasks are keyed by record_id: pushing again adds only new
-    records, and an interrupted push completes when run again. Server: LABEL_STUDIO_URL and
-    LABEL_STUDIO_API_KEY, else the running `builder studio` server."""
+    records, and an interrupted push completes when run again. With --mode document, one task per
+    document keyed by doc_id and the hash of its text (a changed text is reported, never replaced).
+    Server: LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY, else the running `builder studio` server."""
     from tqdm import tqdm
 
     from builder import studio
 
+    if mode == "document" or docs:
+        _push_documents(records, project, batch_size, mode, docs)
+        return
     client = studio.connect()
     with tqdm(unit="task", desc=f"push {project}", disable=None) as bar:
         rep = studio.push(records, project, client=client, batch_size=batch_size, on_batch=bar.update)
@@ -178,6 +188,27 @@ def push_cmd(records: Path, project: str, batch_size: int) -> None:
     if rep.duplicates_in_project:
         click.echo(f"warning: {len(rep.duplicates_in_project)} record_ids occur in several tasks of the project "
                    f"(made outside builder push), e.g. {rep.duplicates_in_project[0]}", err=True)
+
+
+def _push_documents(records: Path, project: str, batch_size: int, mode: str, docs: tuple[Path, ...]) -> None:
+    from tqdm import tqdm
+
+    from builder import docmode
+    from builder.errors import InputError
+
+    if mode != "document":
+        raise InputError("--docs applies to --mode document; add --mode document, or drop --docs")
+    if not docs:
+        raise InputError("--mode document needs --docs INPUT: the documents `builder segment` read, for their raw text")
+    with tqdm(unit="doc", desc=f"push {project}", disable=None) as bar:
+        rep = docmode.push(records, docs, project, batch_size=batch_size, on_batch=bar.update)
+    made = "created" if rep.created else "existing"
+    click.echo(f"{made} document project {project!r} (id {rep.project_id}): {rep.documents} documents, {rep.already} "
+               f"already there, {rep.imported} imported ({rep.regions} regions, {rep.relations} relations) in "
+               f"{rep.batches} batches", err=True)
+    if rep.changed:
+        click.echo(f"warning: {len(rep.changed)} document(s) changed text since they were pushed and were NOT "
+                   f"replaced (label them in a new project): {', '.join(rep.changed[:5])}", err=True)
 
 
 @cli.command("pull")

@@ -750,3 +750,53 @@ def annotate(client, task_id: int, label: str | None, *, cancelled: bool = False
                                         "value": {"choices": [label]}}]
     return client.annotations.create(id=task_id, result=[*result, *extra], was_cancelled=cancelled,
                                      lead_time=lead_time)
+
+
+# ---------------------------------------------------------------------------------------------
+# Document mode (builder/docmode.py builds the tasks and judges the export; these are its calls
+# to the server)
+
+
+def ensure_document_project(client, name: str, config: str, check: Callable[[str], None]):
+    """(project, created): the project titled `name` with the document-mode config and the
+    guidelines as instructions, made when missing; an existing one must pass `check` on its config
+    (a record-mode project is refused, not relabeled)."""
+    project = find_project(client, name)
+    if project is not None:
+        full = client.projects.get(id=project.id)
+        try:
+            check(full.label_config or "<View/>")
+        except BuilderError as e:
+            raise StudioError(f"project {name!r} (id {project.id}) is not a document-mode project ({e}): push to a "
+                              f"new project name") from None
+        return full, False
+    if not 3 <= len(name) <= 50:
+        raise InputError(f"project name {name!r} has {len(name)} characters: Label Studio takes titles of 3 to 50")
+    project = client.projects.create(
+        title=name,
+        description="Document mode: correct the segmenter's spans, types, reply threads and speakers on the whole page.",
+        label_config=config,
+        expert_instruction=guidelines_html(),
+        show_instruction=True,
+        show_skip_button=True,
+        enable_empty_annotation=False,
+        maximum_annotations=1000,  # several annotators per document: agreement and gold need overlap
+    )
+    return project, True
+
+
+def project_task_data(client, project_id: int) -> list[dict]:
+    """The data of every task of the project, without annotations or predictions."""
+    return [task.data if isinstance(task.data, dict) else {}
+            for task in client.tasks.list(project=project_id, fields="task_only", include="id,data", page_size=1000)]
+
+
+def import_tasks(client, project_id: int, tasks: list[dict]) -> None:
+    """One import request, committed whole by Label Studio."""
+    _import(client, project_id, tasks)
+
+
+def export_documents(client, project_id: int, *, timeout: float = 600.0) -> tuple[int, bytes]:
+    """An export snapshot of every task with its annotations in full and annotators' e-mails
+    (document-mode regions and relations are in the annotations' results)."""
+    return export_snapshot(client, project_id, with_users=True, timeout=timeout)

@@ -1,0 +1,577 @@
+"""Document mode: records ↔ Label Studio tasks of whole pages, where annotators correct boundaries,
+types, threads and speakers; their corrections become per-annotator records, agreement and gold.
+
+Push. One task per document: its raw text exactly as segmented (read again from the inputs, and
+checked against every record: collapse(raw[start:end]) must be the record's text), keyed by doc_id
+and the sha256 of that text. The segmenter's records are one prediction: each record a `span`
+region labelled with its type (region id = record_id), each reply or spam reply an `answers`
+relation from it to the comment it answers, and a per-region `who` text with the quote's speaker or
+the comment's author.
+
+Offsets. Label Studio's `value.start`/`value.end` count the browser's string units, UTF-16 code
+units (an emoji or any character outside the Basic Multilingual Plane is two), over the text as
+given (`\\r\\n` is two units): measured on label-studio 1.23.2 with the real server and headless
+Chromium (tests/test_browser_docmode.py). Python indexes code points. `Offsets` converts both
+ways; a unit offset that falls inside a surrogate pair is no place in the text.
+
+Pull. Only non-cancelled annotations count and, per annotator and task, only the latest (the rule
+of record mode, labels.KEEP_RULE). Each region's offsets are converted and then checked against its
+exported `value.text`: a region whose offsets do not hold its text is repaired by finding that text
+at the nearest place (and the move is reported), or left out with its reason; nothing is shifted
+silently. Whitespace at a region's ends is trimmed (the segmenter's spans never hold it; an
+annotator's drag often does), and counted. An annotation whose thread is impossible (a relation
+cycle, a reply pointing at nothing, a quote outside every article and comment, ...) is reported
+with its reason and gives no records.
+
+Agreement and gold. Between each pair of annotators of a document: span F1 with exact boundaries
+and with the overlap rule (one-to-one matches of character IoU ≥ 0.5), type agreement over the
+overlap-matched spans, parent agreement over them (both without parent, or parents matched to each
+other). Gold: one annotator gives `single` gold; with several, the spans a strict majority made
+alike (same boundaries, type and parent span) are gold and the rest `disputed`; a document with
+no disputed span is `agreed`, else `disputed`. Documents with `single` or `agreed` gold are the
+human-gold documents: their gold records (origin "human") replace the segmenter's in a release.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import os
+import shutil
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from builder.errors import BuilderError, InputError
+from builder.schema import FIELDS, SCHEMA_VERSION, TYPE_INDEX, TYPE_NAMES, data_dir
+
+CONFIG_FILE = "document.xml"
+OBJECT_NAME = "text"
+SPAN_CONTROL = "span"
+WHO_CONTROL = "who"
+RELATION = "answers"
+KINDS = ("utf16",)  # the unit Label Studio 1.23.2 counts in; see the module docstring
+OVERLAP_IOU = 0.5
+COMMENT_LIKE = ("comment", "reply", "spam")
+CONTAINERS = ("article", "comment", "reply", "spam")  # what may hold a quote
+GOLD_STATUSES = ("single", "agreed")  # a document whose gold is complete
+DOC_STATUSES = ("unlabeled", "single", "agreed", "disputed")
+# how a task is keyed: a document whose text changed is another task, never a silent replacement
+TASK_KEYS = ("doc_id", "text_sha256")
+
+
+class DocModeError(BuilderError):
+    """Records, documents, a config or an export that document mode cannot use as given."""
+
+
+# ------------------------------------------------------------------------------------------- config
+
+
+def label_config() -> str:
+    """labels/document.xml, checked against the schema before any use."""
+    xml = data_dir("labels").joinpath(CONFIG_FILE).read_text(encoding="utf-8")
+    check_label_config(xml)
+    return xml
+
+
+def config_labels(xml: str) -> dict[str, list[str]]:
+    """Each <Labels> control's name → its label values, in order."""
+    root = ElementTree.fromstring(xml)
+    return {c.get("name"): [lab.get("value") for lab in c.iter("Label")] for c in root.iter("Labels")}
+
+
+def check_label_config(xml: str) -> None:
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError as e:
+        raise DocModeError(f"the document labeling config is not valid XML: {e}") from None
+    labels = config_labels(xml)
+    if labels.get(SPAN_CONTROL) != list(TYPE_NAMES):
+        raise DocModeError(f"the document config's `{SPAN_CONTROL}` labels {labels.get(SPAN_CONTROL)} differ from the "
+                           f"schema's types {list(TYPE_NAMES)}")
+    relations = [r.get("value") for r in root.iter("Relation")]
+    if relations != [RELATION]:
+        raise DocModeError(f"the document config's relations {relations} must be exactly [{RELATION!r}]")
+    who = [t for t in root.iter("TextArea") if t.get("name") == WHO_CONTROL]
+    if len(who) != 1 or who[0].get("perRegion") != "true":
+        raise DocModeError(f"the document config needs one per-region <TextArea name={WHO_CONTROL!r}>")
+    texts = [t for t in root.iter("Text") if t.get("name") == OBJECT_NAME]
+    if len(texts) != 1 or texts[0].get("value") != "$text":
+        raise DocModeError(f"the document config needs one <Text name={OBJECT_NAME!r} value=\"$text\">")
+
+
+# ------------------------------------------------------------------------------------------ offsets
+
+
+class Offsets:
+    """Python string indices (code points) ↔ the browser's UTF-16 code units, for one text."""
+
+    def __init__(self, text: str) -> None:
+        self.n = len(text)
+        astral = [i for i, ch in enumerate(text) if ord(ch) > 0xFFFF]
+        self._astral = astral  # code point indices of the two-unit characters, sorted
+        self._unit_start = [a + k for k, a in enumerate(astral)]  # their first unit
+        self.units = self.n + len(astral)
+
+    def to_units(self, i: int) -> int:
+        """Code point index → UTF-16 units before it."""
+        if not 0 <= i <= self.n:
+            raise ValueError(f"index {i} outside the text (0..{self.n})")
+        return i + bisect.bisect_left(self._astral, i)
+
+    def from_units(self, u) -> int | None:
+        """UTF-16 unit offset → code point index; None when it is not an integer inside the text or
+        falls between the two halves of a surrogate pair (no character boundary there)."""
+        if not isinstance(u, int) or isinstance(u, bool) or not 0 <= u <= self.units:
+            return None
+        k = bisect.bisect_left(self._unit_start, u)  # astral characters that start before u
+        if k and self._unit_start[k - 1] + 1 == u:
+            return None
+        return u - k
+
+
+def collapse(s: str) -> str:
+    return " ".join(s.split())
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# -------------------------------------------------------------------------------------- task building
+
+
+_RECORD_COLUMNS = ["record_id", "doc_id", "type", "text", "char_start", "char_end", "parent_id", "depth", "position",
+                   "author", "speaker", "title", "url", "domain", "encoding", "score", "segmenter_version"]
+
+
+def read_records(path: str | Path) -> dict[str, list[dict]]:
+    """Records Parquet (file or directory) → doc_id → its records in position order, `type` as name."""
+    import pyarrow.dataset as ds
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"records path {path} does not exist: give a records Parquet file or a directory of them")
+    try:
+        dataset = ds.dataset(path, format="parquet")
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InputError(f"{path} is not readable as Parquet records ({e}): give the output of `builder segment`") from None
+    missing = [c for c in _RECORD_COLUMNS if c not in dataset.schema.names]
+    if missing:
+        raise InputError(f"{path} lacks the record columns {', '.join(missing)}: give records written under "
+                         f"schemas/record.v1.json")
+    by_doc: dict[str, list[dict]] = defaultdict(list)
+    seen: set[str] = set()
+    for batch in dataset.to_batches(columns=_RECORD_COLUMNS):
+        for r in batch.to_pylist():
+            t = r["type"]
+            if isinstance(t, int):
+                if not 0 <= t < len(TYPE_NAMES):
+                    raise InputError(f"{path}: record {r['record_id']} has type index {t}, outside 0..{len(TYPE_NAMES) - 1}")
+                r["type"] = TYPE_NAMES[t]
+            elif t not in TYPE_INDEX:
+                raise InputError(f"{path}: record {r['record_id']} has unknown type {t!r}; valid: {', '.join(TYPE_NAMES)}")
+            if r["record_id"] in seen:
+                raise InputError(f"{path}: record_id {r['record_id']} occurs more than once; a record file holds "
+                                 f"each record once")
+            seen.add(r["record_id"])
+            by_doc[r["doc_id"]].append(r)
+    for recs in by_doc.values():
+        recs.sort(key=lambda r: r["position"])
+    return dict(by_doc)
+
+
+def read_texts(inputs: Iterable[str | os.PathLike], wanted: set[str], fields=None) -> dict[str, str]:
+    """The raw text of each wanted document, read by ingest exactly as `builder segment` read it."""
+    from builder.ingest import Fields, Ingested, read_documents
+
+    texts: dict[str, str] = {}
+    for item in read_documents(list(inputs), fields or Fields()):
+        if isinstance(item, Ingested) and item.doc.doc_id in wanted:
+            texts[item.doc.doc_id] = item.doc.text
+    return texts
+
+
+def check_document(doc_id: str, raw: str, records: list[dict]) -> None:
+    """The records must have been segmented from exactly this text."""
+    for r in records:
+        s, e = r["char_start"], r["char_end"]
+        if not 0 <= s <= e <= len(raw) or collapse(raw[s:e]) != r["text"]:
+            raise DocModeError(f"document {doc_id!r} is not the text its records were segmented from (record "
+                               f"{r['record_id']} at {s}:{e} does not hold its text): give the inputs `builder "
+                               f"segment` read")
+
+
+def build_task(raw: str, records: list[dict]) -> dict:
+    """A Label Studio task for one document: its raw text and the segmenter's records as one
+    prediction of span regions, `answers` relations and per-region `who` texts."""
+    first = records[0]
+    off = Offsets(raw)
+    ids = {r["record_id"] for r in records}
+    result: list[dict] = []
+    relations: list[dict] = []
+    for r in records:
+        s, e = r["char_start"], r["char_end"]
+        value = {"start": off.to_units(s), "end": off.to_units(e), "text": raw[s:e]}
+        result.append({"id": r["record_id"], "from_name": SPAN_CONTROL, "to_name": OBJECT_NAME, "type": "labels",
+                       "value": value | {"labels": [r["type"]]}})
+        who = r["speaker"] if r["type"] == "quote" else r["author"] if r["type"] in COMMENT_LIKE else None
+        if who:
+            result.append({"id": r["record_id"], "from_name": WHO_CONTROL, "to_name": OBJECT_NAME, "type": "textarea",
+                           "value": value | {"text": [who]}})
+        if r["type"] in ("reply", "spam") and r["parent_id"] in ids:
+            relations.append({"from_id": r["record_id"], "to_id": r["parent_id"], "type": "relation",
+                              "direction": "right", "labels": [RELATION]})
+    scores = [float(r["score"]) for r in records]
+    return {
+        "data": {
+            "doc_id": first["doc_id"],
+            "text": raw,
+            "text_sha256": text_sha256(raw),
+            "title": first["title"] or "(no title)",
+            "url": first["url"],
+            "domain": first["domain"],
+            "encoding": first["encoding"],
+            "segmenter_version": first["segmenter_version"],
+            "segmenter_records": len(records),
+        },
+        "predictions": [{"model_version": first["segmenter_version"], "score": sum(scores) / len(scores),
+                         "result": result + relations}],
+    }
+
+
+@dataclass
+class PushReport:
+    project: str
+    project_id: int
+    created: bool
+    documents: int
+    already: int
+    imported: int
+    batches: int
+    changed: list[str] = field(default_factory=list)  # doc_ids whose text differs from the project's task
+    regions: int = 0
+    relations: int = 0
+
+
+def push(records: str | Path, documents: Iterable[str | os.PathLike], project: str, *, client=None,
+         batch_size: int = 100, fields=None, on_batch: Callable[[int], None] | None = None) -> PushReport:
+    """One task per document of RECORDS, its raw text read from `documents` (the inputs `builder
+    segment` read). Keyed by (doc_id, sha256 of the text): a document the project holds already is
+    skipped, one whose text changed is reported in `changed` and not imported (the project keeps
+    the old task; push to a new project to label the new text)."""
+    from builder import studio
+
+    if batch_size < 1:
+        raise InputError(f"batch size must be at least 1, not {batch_size}")
+    by_doc = read_records(records)
+    texts = read_texts(documents, set(by_doc), fields)
+    missing = sorted(set(by_doc) - set(texts))
+    if missing:
+        raise DocModeError(f"{len(missing)} document(s) of {records} are not in the documents given (e.g. "
+                           f"{missing[0]!r}): give the inputs `builder segment` read with --docs")
+    for doc_id in sorted(by_doc):
+        check_document(doc_id, texts[doc_id], by_doc[doc_id])
+    client = client or studio.connect()
+    proj, created = studio.ensure_document_project(client, project, label_config(), check_label_config)
+    known: dict[str, set[str]] = defaultdict(set)
+    if not created:
+        for data in studio.project_task_data(client, proj.id):
+            if isinstance(data.get("doc_id"), str):
+                known[data["doc_id"]].add(data.get("text_sha256"))
+    report = PushReport(project=project, project_id=proj.id, created=created, documents=len(by_doc), already=0,
+                        imported=0, batches=0)
+    batch: list[dict] = []
+
+    def flush() -> None:
+        studio.import_tasks(client, proj.id, batch)
+        report.batches += 1
+        report.imported += len(batch)
+        if on_batch:
+            on_batch(len(batch))
+        batch.clear()
+
+    for doc_id in sorted(by_doc):
+        sha = text_sha256(texts[doc_id])
+        if doc_id in known:
+            if sha in known[doc_id]:
+                report.already += 1
+            else:
+                report.changed.append(doc_id)
+            continue
+        task = build_task(texts[doc_id], by_doc[doc_id])
+        result = task["predictions"][0]["result"]
+        report.regions += sum(1 for x in result if x.get("from_name") == SPAN_CONTROL)
+        report.relations += sum(1 for x in result if x.get("type") == "relation")
+        batch.append(task)
+        if len(batch) == batch_size:
+            flush()
+    if batch:
+        flush()
+    return report
+
+
+# --------------------------------------------------------------------------------------------- pull
+
+KEEP_RULE = ("drop skipped/cancelled annotations (was_cancelled); of the rest keep, per annotator and task, only "
+             "the latest (updated_at, then created_at, then annotation id, newest first), as in record mode")
+
+
+def _annotator(completed_by) -> str:
+    if isinstance(completed_by, dict):
+        return completed_by.get("email") or completed_by.get("username") or f"user:{completed_by.get('id')}"
+    return f"user:{completed_by}"
+
+
+def _recency(a: dict):
+    return (a.get("updated_at") or "", a.get("created_at") or "", a.get("id") or 0)
+
+
+_WS = frozenset(" \t\n\r\f\v\u00a0\u2028\u2029\u200b\ufeff")
+
+
+def _nearest(raw: str, needle: str, near: int) -> int | None:
+    """Start of the occurrence of `needle` in `raw` nearest to `near`; None when there is none."""
+    best = None
+    at = raw.find(needle)
+    while at >= 0:
+        if best is None or abs(at - near) < abs(best - near):
+            best = at
+        if at > near:
+            break
+        at = raw.find(needle, at + 1)
+    return best
+
+
+def locate(raw: str, off: Offsets, value: dict) -> tuple[int | None, int | None, str | None, str | None]:
+    """A region's Python span from its exported value: (start, end, repair, None), or (None, None,
+    None, reason) when it cannot be placed. The converted offsets must hold value.text exactly;
+    otherwise the text is looked for at the nearest place (`repair` says from where to where)."""
+    su, eu, text = value.get("start"), value.get("end"), value.get("text")
+    if not isinstance(text, str) or not text:
+        return None, None, None, f"the region has no exported text (start {su!r}, end {eu!r}) to check its offsets by"
+    s, e = off.from_units(su), off.from_units(eu)
+    if s is not None and e is not None and raw[s:e] == text:
+        return s, e, None, None
+    where = "outside the text or inside a surrogate pair" if s is None or e is None else f"hold {raw[s:e][:40]!r}"
+    near = s if s is not None else min(max(su if isinstance(su, int) else 0, 0), len(raw))
+    at = _nearest(raw, text, near)
+    if at is None:
+        return None, None, None, (f"offsets {su}:{eu} (browser units) {where}, not the region's text "
+                                  f"{text[:40]!r}, and that text is nowhere in the document")
+    return at, at + len(text), (f"offsets {su}:{eu} (browser units) {where}, not the region's text; the text is at "
+                                f"{at}:{at + len(text)} (moved by {at - near:+d})"), None
+
+
+def _trim(raw: str, s: int, e: int) -> tuple[int, int]:
+    while s < e and raw[s] in _WS:
+        s += 1
+    while e > s and raw[e - 1] in _WS:
+        e -= 1
+    return s, e
+
+
+@dataclass
+class Judged:
+    """One kept annotation of one document, judged."""
+
+    doc_id: str
+    annotator: str
+    annotation_id: int
+    records: list[dict]  # empty when `problems` is not
+    problems: list[str]  # impossible thread or unusable regions: the annotation gives no records
+    repairs: list[dict]
+    left_out: list[dict]
+    trimmed: int
+
+
+def judge_annotation(doc_id: str, raw: str, off: Offsets, annotation: dict, annotator: str) -> Judged:
+    """An annotation's result → the annotator's records (type, Python offsets, text, parent, depth,
+    speaker or author), or the reasons its thread is impossible."""
+    from builder.segment import record_id
+
+    aid = int(annotation.get("id") or 0)
+    spans: dict[str, dict] = {}
+    who: dict[str, str] = {}
+    relations: list[dict] = []
+    repairs: list[dict] = []
+    left_out: list[dict] = []
+    problems: list[str] = []
+    trimmed = 0
+    for item in annotation.get("result") or []:
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "relation":
+            relations.append(item)
+            continue
+        rid, name, value = item.get("id"), item.get("from_name"), item.get("value") or {}
+        if name == WHO_CONTROL:
+            texts = [t.strip() for t in value.get("text") or [] if isinstance(t, str) and t.strip()]
+            if texts:
+                who[rid] = texts[-1]
+            continue
+        if name != SPAN_CONTROL:
+            left_out.append({"region": rid, "reason": f"result of unknown control {name!r}; the config has "
+                                                      f"`{SPAN_CONTROL}`, `{WHO_CONTROL}` and relations"})
+            continue
+        labels = value.get("labels") or []
+        if len(labels) != 1 or labels[0] not in TYPE_INDEX:
+            left_out.append({"region": rid, "reason": f"labels {labels}: exactly one of {', '.join(TYPE_NAMES)} is valid"})
+            continue
+        s, e, repair, reason = locate(raw, off, value)
+        if reason:
+            left_out.append({"region": rid, "reason": reason})
+            continue
+        if repair:
+            repairs.append({"region": rid, "repair": repair})
+        ts, te = _trim(raw, s, e)
+        if (ts, te) != (s, e):
+            trimmed += 1
+        if ts == te:
+            left_out.append({"region": rid, "reason": "the region holds only whitespace"})
+            continue
+        if rid in spans:
+            problems.append(f"region id {rid} is used by two spans")
+            continue
+        spans[rid] = {"type": labels[0], "start": ts, "end": te}
+
+    for rid, text in who.items():
+        if rid in spans:
+            spans[rid]["who"] = text
+
+    parent: dict[str, str] = {}
+    lost = {x["region"] for x in left_out}
+    for rel in relations:
+        a, b, direction = rel.get("from_id"), rel.get("to_id"), rel.get("direction") or "right"
+        if direction == "left":
+            a, b = b, a
+        elif direction == "bi":
+            problems.append(f"relation {a}–{b} points both ways: draw it from the reply to the comment it answers")
+            continue
+        if a not in spans or b not in spans:
+            gone = [x for x in (a, b) if x not in spans]
+            why = " (left out: its offsets could not be placed)" if any(x in lost for x in gone) else ""
+            problems.append(f"relation {a} → {b} points at nothing: no span {', '.join(map(str, gone))}{why}")
+            continue
+        ka, kb = spans[a]["type"], spans[b]["type"]
+        if ka not in ("reply", "spam"):
+            problems.append(f"a {ka} ({_at(spans[a])}) answers another record: only a reply or a spam reply has a "
+                            f"relation; a comment answering a comment is a reply")
+            continue
+        if kb not in COMMENT_LIKE:
+            problems.append(f"the {ka} at {_at(spans[a])} answers a {kb} ({_at(spans[b])}): replies answer a "
+                            f"comment, a reply or spam")
+            continue
+        if a in parent:
+            problems.append(f"the {ka} at {_at(spans[a])} answers two records")
+            continue
+        parent[a] = b
+    for rid, sp in spans.items():
+        if sp["type"] == "reply" and rid not in parent:
+            problems.append(f"the reply at {_at(sp)} points at nothing: draw an `{RELATION}` relation to the comment "
+                            f"it answers, or label it comment")
+    for rid in parent:  # cycles: follow each chain until it ends or comes back
+        seen, cur = [rid], parent[rid]
+        while cur in parent and cur not in seen:
+            seen.append(cur)
+            cur = parent[cur]
+        if cur == rid:
+            problems.append(f"relation cycle: {' → '.join(_at(spans[x]) for x in seen)} → {_at(spans[rid])}")
+    containers = [(sp["start"], sp["end"], rid) for rid, sp in spans.items() if sp["type"] in CONTAINERS]
+    for rid, sp in spans.items():
+        if sp["type"] != "quote":
+            continue
+        inside = [(e - s, r) for s, e, r in containers if s <= sp["start"] and sp["end"] <= e]
+        if not inside:
+            problems.append(f"the quote at {_at(sp)} is outside every article and comment")
+        else:
+            parent[rid] = min(inside)[1]
+    problems = sorted(set(problems))
+    if problems:
+        return Judged(doc_id, annotator, aid, [], problems, repairs, left_out, trimmed)
+
+    def depth(rid: str) -> int:
+        sp = spans[rid]
+        if sp["type"] == "quote":
+            return depth(parent[rid])
+        return 0 if rid not in parent else depth(parent[rid]) + 1
+
+    ids = {rid: record_id(doc_id, sp["start"], sp["end"], sp["type"] == "quote") for rid, sp in spans.items()}
+    dup = [k for k, n in Counter(ids.values()).items() if n > 1]
+    if dup:
+        return Judged(doc_id, annotator, aid, [], [f"two regions cover the same span ({len(dup)} such)"], repairs,
+                      left_out, trimmed)
+    records = []
+    for rid, sp in spans.items():
+        kind = sp["type"]
+        records.append({
+            "doc_id": doc_id, "annotator": annotator, "annotation_id": aid, "region_id": rid,
+            "record_id": ids[rid], "type": kind, "char_start": sp["start"], "char_end": sp["end"],
+            "text": collapse(raw[sp["start"]:sp["end"]]),
+            "parent_id": ids[parent[rid]] if rid in parent else None, "depth": depth(rid),
+            "author": sp.get("who") if kind in COMMENT_LIKE else None,
+            "speaker": sp.get("who") if kind == "quote" else None,
+        })
+    _number(records)
+    return Judged(doc_id, annotator, aid, records, [], repairs, left_out, trimmed)
+
+
+def _at(sp: dict) -> str:
+    return f"{sp['start']}:{sp['end']}"
+
+
+def _number(records: list[dict]) -> None:
+    """Positions as the segmenter gives them: by start, containers before what they contain."""
+    records.sort(key=lambda r: (r["char_start"], -r["char_end"], r["type"] == "quote"))
+    for i, r in enumerate(records):
+        r["position"] = i
+
+
+@dataclass
+class DocTask:
+    doc_id: str
+    text: str
+    data: dict
+    annotations: list[dict]  # kept (latest per annotator), with "annotator"
+
+
+def read_export(tasks) -> tuple[list[DocTask], dict]:
+    """The export's document tasks with the annotations that count under KEEP_RULE."""
+    if not isinstance(tasks, list):
+        raise DocModeError("the export is not a JSON list of tasks: take it with `builder pull --mode document`")
+    out: list[DocTask] = []
+    counts = Counter()
+    foreign: list = []
+    for task in tasks:
+        data = task.get("data") if isinstance(task, dict) else None
+        if not isinstance(data, dict) or not isinstance(data.get("doc_id"), str) or not isinstance(data.get("text"), str):
+            foreign.append(task.get("id") if isinstance(task, dict) else None)
+            continue
+        if data.get("text_sha256") and data["text_sha256"] != text_sha256(data["text"]):
+            raise DocModeError(f"task {task.get('id')} of document {data['doc_id']!r}: its text does not match its "
+                               f"text_sha256; the task was edited outside builder push")
+        latest: dict[str, dict] = {}
+        for a in sorted(task.get("annotations") or [], key=_recency, reverse=True):
+            if a.get("was_cancelled"):
+                counts["skipped_or_cancelled"] += 1
+                continue
+            who = _annotator(a.get("completed_by"))
+            if who in latest:
+                counts["superseded"] += 1
+            else:
+                latest[who] = a | {"annotator": who}
+        counts["drafts_not_submitted"] += len(task.get("drafts") or [])
+        out.append(DocTask(data["doc_id"], data["text"], data, [latest[w] for w in sorted(latest)]))
+    docs = Counter(t.doc_id for t in out)
+    several = sorted(d for d, n in docs.items() if n > 1)
+    if several:
+        raise DocModeError(f"document {several[0]!r} has {docs[several[0]]} tasks in the project (texts differ): "
+                           f"pull a project whose documents each have one task")
+    return sorted(out, key=lambda t: t.doc_id), {"counts": dict(counts), "tasks_without_document": foreign}

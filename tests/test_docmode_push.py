@@ -1,0 +1,120 @@
+"""Document mode, push: one task per document with the segmenter's records as span regions, reply
+relations and speakers/authors, against the real Label Studio server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from builder import docmode, studio
+from builder.cli import cli
+from builder.document import Document
+
+SEED = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds" / "000_9af9844975475935.txt"
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(map(str, args)), catch_exceptions=False)
+
+
+def snapshot(client, project_id: int) -> list[dict]:
+    return json.loads(studio.export_documents(client, project_id)[1])
+
+
+def test_config_labels_are_the_schema_types():
+    docmode.check_label_config(docmode.label_config())
+    bad = docmode.label_config().replace('<Label value="spam"', '<Label value="junk"')
+    with pytest.raises(docmode.DocModeError, match="differ from the schema's types"):
+        docmode.check_label_config(bad)
+
+
+def test_offsets_count_utf16_units_both_ways():
+    text = "a😀b\r\nc𝔸𝔹d"
+    off = docmode.Offsets(text)
+    for i in range(len(text) + 1):
+        u = off.to_units(i)
+        assert u == len(text[:i].encode("utf-16-le")) // 2
+        assert off.from_units(u) == i
+    assert off.from_units(2) is None, "between the two halves of 😀"
+    assert off.from_units(off.units + 1) is None and off.from_units(-1) is None and off.from_units("3") is None
+
+
+@pytest.mark.studio
+def test_example_document_pushed_twice_gives_one_task_with_13_regions(tmp_path, write_records, studio_env,
+                                                                       studio_client, project_name):
+    from builder.segment import segment
+
+    if not SEED.exists():
+        pytest.skip(f"{SEED} is not here (../shared is the workplace's material, not the project's)")
+    records = segment(Document(doc_id=SEED.stem, text=SEED.read_text(encoding="utf-8")))
+    path = write_records(records, tmp_path / "seed.parquet")
+    first = run("push", path, "--project", project_name, "--mode", "document", "--docs", SEED)
+    assert first.exit_code == 0, first.output
+    assert "1 documents, 0 already there, 1 imported (13 regions, 3 relations)" in first.output
+    again = run("push", path, "--project", project_name, "--mode", "document", "--docs", SEED)
+    assert again.exit_code == 0, again.output
+    assert "1 documents, 1 already there, 0 imported" in again.output
+
+    project = studio.get_project(studio_client, project_name)
+    assert studio_client.projects.get(id=project.id).task_number == 1
+    (task,) = snapshot(studio_client, project.id)
+    assert task["data"]["text"] == SEED.read_text(encoding="utf-8"), "the raw text exactly as segmented"
+    (pred,) = studio_client.predictions.list(project=project.id)
+    spans = [r for r in pred.result if r.get("from_name") == "span"]
+    assert len(spans) == 13
+    by_id = {r["record_id"]: r for r in records}
+    for region in spans:
+        rec = by_id[region["id"]]
+        assert region["value"]["labels"] == [rec["type"]]
+        assert docmode.collapse(region["value"]["text"]) == rec["text"]
+    relations = {(r["from_id"], r["to_id"]) for r in pred.result if r["type"] == "relation"}
+    assert relations == {(r["record_id"], r["parent_id"]) for r in records if r["type"] in ("reply", "spam")
+                         and r["parent_id"]}
+    assert len(relations) == 3
+    who = {r["id"]: r["value"]["text"] for r in pred.result if r.get("from_name") == "who"}
+    for rec in records:
+        expected = rec["speaker"] if rec["type"] == "quote" else rec["author"] if rec["type"] != "article" else None
+        assert who.get(rec["record_id"]) == ([expected] if expected else None)
+    instructions = studio_client.projects.get(id=project.id).expert_instruction
+    assert "Document mode" in instructions
+
+
+@pytest.mark.studio
+def test_a_changed_text_is_reported_not_replaced(tmp_path, write_records, harbour_records, studio_env, studio_client,
+                                                  project_name):
+    from tests.conftest import HARBOUR
+
+    doc = tmp_path / "docs" / "harbour.txt"
+    doc.parent.mkdir()
+    doc.write_text(HARBOUR, encoding="utf-8")
+    path = write_records(harbour_records, tmp_path / "h.parquet")
+    rep = docmode.push(path, [doc], project_name, client=studio_client)
+    assert (rep.imported, rep.regions, rep.relations) == (1, 8, 2)
+
+    # the page got one more comment at its end: same records, another text
+    doc.write_text(HARBOUR + "\nLate Reader says:\nMarch 9, 2024\n\nStill running?\n", encoding="utf-8")
+    rep = docmode.push(path, [doc], project_name, client=studio_client)
+    assert (rep.imported, rep.already, rep.changed) == (0, 0, ["harbour"])
+    (task,) = snapshot(studio_client, rep.project_id)
+    assert task["data"]["text"] == HARBOUR, "the labelled text is never silently replaced"
+
+
+def test_documents_that_are_not_the_segmented_text_are_refused(tmp_path, write_records, harbour_records):
+    from tests.conftest import HARBOUR
+
+    doc = tmp_path / "harbour.txt"
+    doc.write_text(HARBOUR.replace("About time.", "About  time!"), encoding="utf-8")
+    path = write_records(harbour_records, tmp_path / "h.parquet")
+    result = run("push", path, "--project", "never-made", "--mode", "document", "--docs", doc)
+    assert result.exit_code == 2
+    assert "is not the text its records were segmented from" in result.output
+    other = tmp_path / "other" / "lighthouse.txt"
+    other.parent.mkdir()
+    other.write_text("Lighthouse keeper retires\n\nAfter forty years the keeper hands over the keys.\n", encoding="utf-8")
+    result = run("push", path, "--project", "never-made", "--mode", "document", "--docs", other.parent)
+    assert result.exit_code == 2 and "1 document(s) of" in result.output and "not in the documents given" in result.output
+    result = run("push", path, "--project", "never-made", "--mode", "document")
+    assert result.exit_code == 2 and "needs --docs" in result.output

@@ -177,11 +177,15 @@ class Release:
     def columns(self) -> tuple[str, ...]:
         return tuple(pq.read_schema(next(iter(self.files.values()))[0]).names)
 
-    def read(self, split: str, columns: list[str]) -> pa.Table:
+    def read(self, split: str, columns: list[str], dictionary: tuple[str, ...] = ()) -> pa.Table:
+        """The columns of a split that the release has; `dictionary` columns come as dictionary
+        arrays, straight from Parquet's dictionary pages (no string per row is built)."""
         self.check_split(split)
         present = set(self.columns())
         cols = [c for c in columns if c in present]
-        tables = [pq.read_table(f, columns=cols) for f in self.files[split]]
+        # one thread: on a small or busy machine pyarrow's pool costs more than it saves here
+        tables = [pq.read_table(f, columns=cols, use_threads=False, read_dictionary=[c for c in dictionary if c in cols])
+                  for f in self.files[split]]
         return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
 
@@ -209,7 +213,8 @@ def read_predictions(path: str | os.PathLike) -> tuple[pa.Table, str | None]:
     fingerprint = None
     try:
         if suffix == ".parquet":
-            table = pq.read_table(path)
+            # the prediction column as a dictionary: a handful of names, resolved once each
+            table = pq.read_table(path, use_threads=False, read_dictionary=["prediction"])
             meta = table.schema.metadata or {}
             if FINGERPRINT_KEY.encode() in meta:
                 fingerprint = meta[FINGERPRINT_KEY.encode()].decode()
@@ -298,7 +303,11 @@ def _prediction_indices(col: pa.ChunkedArray, labels: tuple[str, ...], ids: pa.A
     """Label names or class indices → class indices; anything else is refused, naming the valid labels."""
     k = len(labels)
     valid = f"valid: {', '.join(labels)} (or their indices 0-{k - 1})"
-    arr = _plain(col.combine_chunks())
+    arr = col.combine_chunks()
+    if pa.types.is_dictionary(arr.type) and arr.null_count == 0 and len(arr.dictionary) <= 1000:
+        names = _prediction_indices(pa.chunked_array([arr.dictionary]), labels, arr.dictionary.cast(pa.string()))
+        return names[arr.indices.to_numpy(zero_copy_only=False)]
+    arr = _plain(arr)
     if arr.null_count:
         first = pc.filter(ids, pc.is_null(arr))[:_SHOW].to_pylist()
         raise PredictionError(f"{arr.null_count} empty prediction(s) (first: {', '.join(map(str, first))}); {valid}")
@@ -473,16 +482,18 @@ def _bootstrap(task: Task, cells: np.ndarray, docs: np.ndarray, n_docs: int, k: 
     stats = np.empty(resamples)
     n_groups = len(patterns)
     by_group = n_groups * 8 <= n_docs  # multinomial over few groups; else document draws are cheaper
-    block = max(1, min(resamples, 20_000_000 // max(n_docs, n_groups)))
+    block = max(1, min(resamples, 2_000_000 // max(n_docs, n_groups)))  # ~50 MB of draws at a time
     p = size / n_docs
+    patterns = patterns.astype(np.float64)
     for start in range(0, resamples, block):
         b = min(block, resamples - start)
         if by_group:
             w = rng.multinomial(n_docs, p, size=b)
         else:
             draws = group[rng.integers(0, n_docs, size=(b, n_docs))]
-            w = np.stack([np.bincount(row, minlength=n_groups) for row in draws])
-        cms = (w.astype(np.float64) @ patterns.astype(np.float64)).reshape(b, k, k + 1)
+            draws += (np.arange(b) * n_groups)[:, None]
+            w = np.bincount(draws.ravel(), minlength=b * n_groups).reshape(b, n_groups)
+        cms = (w.astype(np.float64) @ patterns).reshape(b, k, k + 1)
         stats[start:start + b] = official_metric(task, cms)
     alpha = (1 - level) / 2
     low, high = np.percentile(stats, [100 * alpha, 100 * (1 - alpha)])
@@ -492,6 +503,60 @@ def _bootstrap(task: Task, cells: np.ndarray, docs: np.ndarray, n_docs: int, k: 
 # ----------------------------------------------------------------------------------------- evaluator
 
 _GOLD_COLUMNS = ["record_id", "doc_id", "type", "domain", "label", "label_status"]
+_HEX_PAIRS = np.full(65536, 0xFFFF, dtype=np.uint16)  # two ASCII characters (a little-endian uint16) → their byte
+for _i, _a in enumerate(b"0123456789abcdef"):
+    for _j, _b in enumerate(b"0123456789abcdef"):
+        _HEX_PAIRS[_a | (_b << 8)] = _i * 16 + _j
+
+
+def _id_keys(arr: pa.Array) -> np.ndarray | None:
+    """Record ids as uint64 keys when every one is 16 lowercase hex digits (the release's record_id,
+    an 8-byte digest), else None. Exact (hex → bytes is one-to-one), and a join on these keys costs
+    a third of one on the strings, which at a million predictions is most of the evaluator's time."""
+    if not len(arr) or arr.null_count or not pa.types.is_string(arr.type):
+        return None
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
+    if offsets[-1] - offsets[0] != 16 * len(arr) or not (np.diff(offsets) == 16).all():
+        return None
+    pairs = np.frombuffer(arr.buffers()[2], dtype=np.uint16, count=8 * len(arr), offset=int(offsets[0]))
+    octets = _HEX_PAIRS[pairs]
+    if (octets > 255).any():
+        return None
+    return octets.astype(np.uint8).view(np.uint64)
+
+
+_BIG = 100_000  # from this many ids on, pandas' uint64 hash table (khash) beats pyarrow's index_in by ~40%
+
+
+def _lookup(values: pa.Array, ids: pa.Array, id_keys: np.ndarray | None) -> np.ndarray:
+    """Position of each value in ids (-1: absent)."""
+    keys = _id_keys(values) if id_keys is not None else None
+    if keys is not None and len(id_keys) >= _BIG:
+        import pandas as pd  # imported only here: 0.3 s of start-up that small evaluations do not pay
+
+        index = pd.Index(id_keys)
+        if index.is_unique:
+            return index.get_indexer(keys).astype(np.int64)
+    if keys is not None:
+        pos = pc.index_in(pa.array(keys), value_set=pa.array(id_keys))
+    else:
+        pos = pc.index_in(values, value_set=ids)
+    return pc.fill_null(pos, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _codes(col) -> tuple[np.ndarray, list]:
+    """A column as dense int64 codes (-1 for null) and the values they stand for."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col  # unifies chunks' dictionaries
+    enc = arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(arr)
+    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, enc.dictionary.to_pylist()
+
+
+def _compact(codes: np.ndarray, n_values: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes renumbered 0..m-1 over the values that occur; and which original values those are."""
+    used = np.zeros(n_values, dtype=bool)
+    used[codes] = True
+    return (np.cumsum(used) - 1)[codes], np.flatnonzero(used)
 
 
 def _first(ids: pa.Array | pa.ChunkedArray, mask: np.ndarray) -> str:
@@ -521,19 +586,21 @@ class Evaluator:
         self.split = split
         self.gold = gold
         self.resamples, self.seed, self.level = resamples, seed, level
-        t = self.release.read(split, _GOLD_COLUMNS)
+        t = self.release.read(split, _GOLD_COLUMNS, dictionary=("doc_id", "domain", "label_status"))
         if "type" not in t.column_names or "record_id" not in t.column_names:
             raise ReleaseError(f"release {self.release.label}: split {split!r} lacks the record_id or type column")
         self.ids = t["record_id"].combine_chunks()
+        self._id_keys = _id_keys(self.ids)
         types = _class_indices(t["type"], TYPE_NAMES).to_numpy(zero_copy_only=False)
         self.in_task = self.task.in_population()[types]
         to_label = self.task.type_to_label()
         n = len(t)
-        status = (t["label_status"].combine_chunks() if "label_status" in t.column_names
-                  else pa.nulls(n, pa.string()))
-        self.excluded = {s: int(pc.sum(pc.and_(pc.equal(status, s), pa.array(self.in_task))).as_py() or 0)
+        status, status_names = _codes(t["label_status"] if "label_status" in t.column_names
+                                      else pa.nulls(n, pa.string()))
+        per_status = np.bincount(status[self.in_task] + 1, minlength=len(status_names) + 1)[1:]
+        self.excluded = {s: int(per_status[status_names.index(s)]) if s in status_names else 0
                          for s in TASKS_SCHEMA["gold"]["human"]["excluded_statuses"]}
-        human = pc.is_in(status, value_set=pa.array(HUMAN_STATUSES)).to_numpy(zero_copy_only=False)
+        human = np.append(np.isin(status_names, HUMAN_STATUSES), False)[status]  # code -1 (null) → the False
         if "label" in t.column_names:
             labels = _class_indices(t["label"], TYPE_NAMES)
             human &= labels.is_valid().to_numpy(zero_copy_only=False)
@@ -555,8 +622,9 @@ class Evaluator:
             self.scored = self.in_task.copy()
             self.gold_idx = to_label[types]
             self.excluded = {s: 0 for s in self.excluded}
-        self._docs = t["doc_id"].combine_chunks() if "doc_id" in t.column_names else self.ids
-        self._domains = t["domain"].combine_chunks() if "domain" in t.column_names else pa.nulls(n, pa.string())
+        self._docs, self._doc_names = _codes(t["doc_id"] if "doc_id" in t.column_names else self.ids)
+        self._domains, self._domain_names = _codes(t["domain"] if "domain" in t.column_names
+                                                   else pa.nulls(n, pa.string()))
 
     @property
     def gold_description(self) -> str:
@@ -573,11 +641,10 @@ class Evaluator:
             raise PredictionError(f"record_id has type {ids.type}; record ids are strings, as in the release")
         if ids.null_count:
             raise PredictionError(f"{ids.null_count} prediction(s) have an empty record_id")
-        pos = pc.index_in(ids, value_set=self.ids).to_numpy(zero_copy_only=False)
-        unknown = np.isnan(pos) if pos.dtype.kind == "f" else np.zeros(len(pos), dtype=bool)
+        pos = _lookup(ids, self.ids, self._id_keys)
+        unknown = pos < 0
         if unknown.any():
             self._refuse_unknown(ids, unknown)
-        pos = pos.astype(np.int64)
         counts = np.bincount(pos, minlength=len(self.ids))
         if (counts > 1).any():
             dup = counts > 1
@@ -639,10 +706,13 @@ class Evaluator:
         y_true, y_pred = self.gold_idx[rows], pred_all[rows]
         point = scores(task, y_true, y_pred)
         cells = _cells(y_true, y_pred, k)
-        docs = pc.dictionary_encode(pc.take(self._docs, pa.array(rows)))
-        ci_low, ci_high = _bootstrap(task, cells, docs.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-                                     len(docs.dictionary), k, resamples=self.resamples, seed=self.seed,
-                                     level=self.level)
+        ci = None  # resamples=0: point figures only (a training loop that does not need the interval)
+        if self.resamples:
+            docs, used = _compact(self._docs[rows], len(self._doc_names))
+            low, high = _bootstrap(task, cells, docs, len(used), k, resamples=self.resamples, seed=self.seed,
+                                   level=self.level)
+            ci = {"metric": task.metric, "low": low, "high": high, "level": self.level, "resamples": self.resamples,
+                  "seed": self.seed, "unit": BOOTSTRAP["unit"], "documents": int(len(used))}
         return {
             "task": task.name,
             "split": self.split,
@@ -657,20 +727,18 @@ class Evaluator:
             "excluded": dict(self.excluded),
             "missing": n_missing,
             **{key: point[key] for key in ("accuracy", "macro_f1", "micro_f1", "per_class", "confusion")},
-            "ci": {"metric": task.metric, "low": ci_low, "high": ci_high, "level": self.level,
-                   "resamples": self.resamples, "seed": self.seed, "unit": BOOTSTRAP["unit"],
-                   "documents": int(len(docs.dictionary))},
+            "ci": ci,
             "per_domain": self._per_domain(rows, cells, k),
         }
 
     def _per_domain(self, rows: np.ndarray, cells: np.ndarray, k: int) -> dict | None:
-        domains = pc.take(self._domains, pa.array(rows))
-        known = domains.is_valid().to_numpy(zero_copy_only=False)
+        domains = self._domains[rows]
+        known = domains >= 0
         if not known.any():
             return None  # the release knows no domains
-        enc = pc.dictionary_encode(pc.filter(domains, pa.array(known)))
-        names = enc.dictionary.to_pylist()
-        cms = _confusion(cells[known], k, enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(names))
+        codes, used = _compact(domains[known], len(self._domain_names))
+        names = [self._domain_names[i] for i in used]
+        cms = _confusion(cells[known], k, codes, len(names))
         scores = official_metric(self.task, cms)
         defined = metric_defined(self.task, cms)
         sizes = cms.sum(axis=(1, 2))
@@ -714,9 +782,10 @@ def format_report(result: dict) -> str:
         "",
     ]
     ci = result["ci"]
-    lines.append(f"official metric {result['metric']} = {result['score']:.4f}   "
-                 f"{ci['level']:.0%} CI [{ci['low']:.4f}, {ci['high']:.4f}] "
-                 f"(bootstrap over {ci['documents']} documents, {ci['resamples']} resamples, seed {ci['seed']})")
+    interval = "(no interval: resamples=0)" if ci is None else (
+        f"{ci['level']:.0%} CI [{ci['low']:.4f}, {ci['high']:.4f}] "
+        f"(bootstrap over {ci['documents']} documents, {ci['resamples']} resamples, seed {ci['seed']})")
+    lines.append(f"official metric {result['metric']} = {result['score']:.4f}   {interval}")
     lines.append(f"accuracy {result['accuracy']:.4f}   macro-F1 {result['macro_f1']:.4f}   "
                  f"micro-F1 {result['micro_f1']:.4f}")
     lines.append("")

@@ -405,3 +405,25 @@ def test_pyarrow_reads_what_write_predictions_writes(tmp_path):
     t = pq.read_table(tmp_path / "p.parquet")
     assert t.schema.metadata[b"fingerprint"] == b"abc"
     assert pc.equal(t["prediction"], pa.chunked_array([["spam", "quote"]])).to_pylist() == [True, True]
+
+
+def test_the_hex_key_join_agrees_with_the_string_join():
+    rnd = np.random.default_rng(4)
+    ids = pa.array([f"{x:016x}" for x in rnd.integers(0, 2**63, size=5000).tolist()])
+    keys = ev._id_keys(ids)
+    assert keys is not None and len(set(keys.tolist())) == len(ids)
+    probe = pa.array(ids.to_pylist()[::-7] + ["0123456789abcdef", "0123456789ABCDEF", "short"])
+    want = pc.fill_null(pc.index_in(probe, value_set=ids), -1).to_numpy(zero_copy_only=False)
+    assert ev._lookup(probe, ids, keys).tolist() == want.tolist()  # mixed shapes: the string join
+    hexes = probe[: len(probe) - 2]
+    assert ev._id_keys(hexes) is not None
+    assert ev._lookup(hexes, ids, keys).tolist() == want[: len(hexes)].tolist()
+    assert ev._id_keys(pa.array(["0123456789ABCDEF"])) is None and ev._id_keys(pa.array(["abc"])) is None
+
+
+def test_codes_of_dictionary_chunks_with_different_dictionaries():
+    col = pa.chunked_array([pa.array(["b", None, "a"]).dictionary_encode(), pa.array(["c", "a"]).dictionary_encode()])
+    codes, names = ev._codes(col)
+    assert [names[c] if c >= 0 else None for c in codes] == ["b", None, "a", "c", "a"]
+    plain, plain_names = ev._codes(pa.chunked_array([["b", None, "a"], ["c", "a"]]))
+    assert [plain_names[c] if c >= 0 else None for c in plain] == ["b", None, "a", "c", "a"]

@@ -7,6 +7,7 @@ splits disjoint by document, every label status present in test."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 
@@ -64,7 +65,8 @@ def generate_records(n_docs: int, seed: int = 0, domains: bool = True) -> list[d
         def add(kind: str, parent: dict | None = None, depth: int = 0, author: str | None = None) -> dict:
             nonlocal pos
             text = _text(r, kind)
-            rec = {"record_id": f"{doc_id}-{len(recs):03d}", "type": kind, "_true": kind, "text": text,
+            rid = hashlib.blake2b(f"{doc_id}\x1f{len(recs)}".encode(), digest_size=8).hexdigest()  # as segment's
+            rec = {"record_id": rid, "type": kind, "_true": kind, "text": text,
                    "char_start": pos, "char_end": pos + len(text),
                    "parent_id": parent["record_id"] if parent else None, "depth": depth, "position": len(recs),
                    "author": author, "speaker": r.choice(PEOPLE) if kind == "quote" else None,

@@ -215,15 +215,22 @@ def _push_documents(records: Path, project: str, batch_size: int, mode: str, doc
 @click.option("--project", required=True, help="Label Studio project title.")
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="LABELS directory to write (replaced as a whole when the pull succeeds).")
-def pull_cmd(project: str, out: Path) -> None:
+@click.option("--mode", type=click.Choice(["record", "document"]), default="record", show_default=True,
+              help="document: a project made by `push --mode document`; writes per-annotator records, "
+                   "agreement, gold records and the problems found (see the README's Document mode).")
+def pull_cmd(project: str, out: Path, mode: str) -> None:
     """Take an export snapshot of the project and write LABELS: the raw export (checksummed),
     annotations.parquet (one row per record and annotator), labels.parquet (one row per record:
     majority label, agreement, status) and labels.json (counts, Krippendorff's alpha, rejected
-    labels with reasons). Skipped and cancelled annotations do not count."""
+    labels with reasons). Skipped and cancelled annotations do not count. With --mode document:
+    records.parquet, documents.parquet, gold.parquet and docmode.json instead."""
     from builder import labels, studio
 
     client = studio.connect()
     proj = studio.get_project(client, project)
+    if mode == "document":
+        _pull_documents(client, proj, project, out)
+        return
     snapshot_id, raw = studio.export_snapshot(client, proj.id)
     rep = labels.write(out, export_bytes=raw, snapshot_id=snapshot_id, project=project, project_id=proj.id)
     status = ", ".join(f"{k} {v}" for k, v in rep["label_status"].items())
@@ -231,6 +238,19 @@ def pull_cmd(project: str, out: Path) -> None:
     click.echo(f"pulled {rep['records']} records of {project!r} (snapshot {snapshot_id}): {status}; "
                f"alpha {'n/a' if alpha is None else f'{alpha:.3f}'}; {rep['annotations']['rejected']} rejected, "
                f"{rep['annotations']['skipped_or_cancelled']} skipped: {out}", err=True)
+
+def _pull_documents(client, proj, project: str, out: Path) -> None:
+    from builder import docmode, studio
+
+    snapshot_id, raw = studio.export_documents(client, proj.id)
+    rep = docmode.write(out, export_bytes=raw, snapshot_id=snapshot_id, project=project, project_id=proj.id)
+    status = ", ".join(f"{k} {v}" for k, v in rep["status"].items())
+    f1 = rep["agreement"]["span_f1_exact"]
+    click.echo(f"pulled {rep['documents']} documents of {project!r} (snapshot {snapshot_id}): {status}; "
+               f"{rep['gold_records']} gold records; span F1 exact {'n/a' if f1 is None else f'{f1:.3f}'}; "
+               f"{rep['annotations']['impossible']} impossible annotations, {rep['regions']['repaired']} regions "
+               f"repaired, {rep['regions']['left_out']} left out: {out}", err=True)
+
 
 # --- end of Labeling in Label Studio ----------------------------------------------------------------
 

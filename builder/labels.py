@@ -254,7 +254,8 @@ def write(out: str | Path, *, export_bytes: bytes, snapshot_id: int, project: st
                        tmp / "annotations.parquet")
         pq.write_table(labels_table(result.labels), tmp / "labels.parquet")
         report = {"project": {"name": project, "id": project_id}, "snapshot_id": snapshot_id,
-                  "export_file": export_name, "export_sha256": hashlib.sha256(export_bytes).hexdigest(), **result.report}
+                  "export_file": export_name, "export_sha256": hashlib.sha256(export_bytes).hexdigest(),
+                  **result.report}
         (tmp / "labels.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")

@@ -335,7 +335,11 @@ def start(base: Path | None = None, log: Callable[[str], None] = lambda s: None)
         log_path = sdir / "server.log"
         offset = log_path.stat().st_size if log_path.exists() else 0
         proc = _spawn(python, data, home, log_path, admin)
-        url = _wait_ready(proc, log_path, admin["token"], RESTART_TIMEOUT, offset)
+        try:
+            url = _wait_ready(proc, log_path, admin["token"], RESTART_TIMEOUT, offset)
+        except BaseException:  # not ready, refused, or Ctrl-C: no server is left behind half-started
+            _terminate(proc.pid)
+            raise
         srv = Server(url=url, token=admin["token"], username=admin["username"], password=admin["password"],
                      data_dir=str(data), pid=proc.pid, log=str(log_path))
         _write_json_atomic(sdir / "server.json", asdict(srv))
@@ -509,7 +513,8 @@ def read_records(path: str | Path):
 
     path = Path(path)
     if not path.exists():
-        raise InputError(f"records path {path} does not exist: give a records Parquet file or a directory of them")
+        raise InputError(f"records path {path} does not exist: give a records Parquet file or a directory of "
+                         f"them")
     try:
         dataset = ds.dataset(path, format="parquet")
     except (pa.ArrowInvalid, OSError) as e:

@@ -231,6 +231,7 @@ def test_labels_read_back_by_datasets_polars_duckdb(tmp_path):
     assert ds.num_rows == 4 and ds[1]["annotator_labels"] == [{"annotator": "ann@x.org", "label": "reply"},
                                                               {"annotator": "ben@x.org", "label": "reply"}]
     assert pl.read_parquet(path).filter(pl.col("label_status") == "agreed")["record_id"].to_list() == ["r1"]
-    n = duckdb.sql(f"select count(*) from '{tmp_path / 'L' / 'annotations.parquet'}' where changed_prediction").fetchall()
+    annotations = tmp_path / "L" / "annotations.parquet"
+    n = duckdb.sql(f"select count(*) from '{annotations}' where changed_prediction").fetchall()
     assert n == [(3,)]
     assert not math.isnan(pl.read_parquet(path)["agreement"].drop_nulls().sum())

@@ -51,7 +51,7 @@ def test_example_document_pushed_twice_gives_13_tasks(tmp_path, write_records, s
     assert len(ids) == len(set(ids)) == 13
 
 
-def test_push_adds_only_new_records_with_predictions(tmp_path, write_records, harbour_records, studio_client, studio_server,
+def test_push_adds_only_new_records_with_predictions(tmp_path, write_records, harbour_records, studio_client,
                                                     project_name):
     some = write_records(harbour_records[:3], tmp_path / "some.parquet")
     all_ = write_records(harbour_records, tmp_path / "all.parquet")

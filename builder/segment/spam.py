@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from itertools import repeat
 from pathlib import Path
 
@@ -51,16 +52,32 @@ def ngram_logit(grams: frozenset[str]) -> float:
 
 
 _BULLETS = " \t•*·‣◦-–—>"
+_HEADER_MAX = 160  # a header line is short; a long first line naming the author is the body
+# A line of comment metadata: a date or time, "says:", "Reply", a vote count.
+_META_LINE = re.compile(
+    r"(?i)^[\s•*#|—–-]*(?:\d+\s*)?(?:(?:on\s)?(?:\w+\s)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w*\.?\s\d|"
+    r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d\d-\d\d|\d{1,2}:\d\d|(?:says|said|wrote)\s*:?\s*$|reply\s*$)"
+)
 
 
 def _body(text: str, author: str | None) -> str:
-    """The comment without its header line: a layout may hand over `• NAME` with the body, and the
-    model was trained on bodies alone (a name is no evidence, but its 4-grams would count as such)."""
-    if author:
-        first, nl, rest = text.lstrip().partition("\n")
-        if nl and first.strip(_BULLETS) == author.strip():
-            return rest
-    return text
+    """The comment without its header: a layout may hand over the `• NAME` line, the date line or
+    `NAME says:` with the body. The model was trained on bodies alone; a header is no evidence, and a
+    commenter's home-page link in it would count as a link drop."""
+    if not author:
+        return text
+    name = author.strip().casefold()
+    lines = text.lstrip().split("\n", 4)
+    drop = 0
+    for line in lines[:-1]:
+        if not line.strip():
+            drop += 1
+            continue
+        if len(line) <= _HEADER_MAX and (name in line.casefold() or _META_LINE.match(line)):
+            drop += 1
+            continue
+        break
+    return "\n".join(lines[drop:]) if drop else text
 
 
 def spam_logit(text: str, author: str | None) -> float:

@@ -357,7 +357,8 @@ class Signals(NamedTuple):
     obfuscated: int  # words with hyphens inside and a one-letter piece: goo-g-le, p-e-r
     noise: int  # runs of symbol-interleaved letters
     ad_author: bool
-    hooks: int  # things for the reader to act on: links, handles, "check out", "subscribe", ...
+    hooks: int  # things for the reader to act on: links, "check out my", "subscribe", ...
+    chars: int  # length of the normalized text
 
 
 class Analysis(NamedTuple):
@@ -465,6 +466,7 @@ def analyze(text: str, author: str | None) -> Analysis:
         noise=noise,
         ad_author=bool(author and _is_ad_author(author)),
         hooks=links + _HOOKS.count(grams, norm),
+        chars=len(norm),
     )
     return Analysis(norm, grams, signals)
 

@@ -24,6 +24,7 @@ AD_AUTHOR = 4.0  # SEO spam: bland praise under a name that is the ad
 PROMO_WITH_LINK = 1.0  # "check out my channel" + a link
 HOOK_EACH, HOOK_MAX = 0.75, 2.25  # each thing to act on is weak evidence: a link, "subscribe"
 NO_HOOK = -2.0  # nothing to act on and no rule fired: ham unless the n-grams are very sure
+HOOK_FULL_CHARS = 400  # past this length the hook bonus shrinks: a link in a long comment is a citation
 
 
 def rule_logit(s: Signals) -> float:
@@ -39,4 +40,4 @@ def rule_logit(s: Signals) -> float:
         z += PROMO_WITH_LINK
     if z == 0.0 and not s.hooks:
         return NO_HOOK
-    return z + min(HOOK_MAX, HOOK_EACH * s.hooks)
+    return z + min(HOOK_MAX, HOOK_EACH * s.hooks) * min(1.0, HOOK_FULL_CHARS / max(s.chars, 1))

@@ -575,3 +575,310 @@ def read_export(tasks) -> tuple[list[DocTask], dict]:
         raise DocModeError(f"document {several[0]!r} has {docs[several[0]]} tasks in the project (texts differ): "
                            f"pull a project whose documents each have one task")
     return sorted(out, key=lambda t: t.doc_id), {"counts": dict(counts), "tasks_without_document": foreign}
+
+
+# ------------------------------------------------------------------------------------ agreement, gold
+
+
+def _iou(a: tuple[int, int], b: tuple[int, int]) -> float:
+    inter = min(a[1], b[1]) - max(a[0], b[0])
+    if inter <= 0:
+        return 0.0
+    return inter / (max(a[1], b[1]) - min(a[0], b[0]))
+
+
+def match_spans(a: list[tuple[int, int]], b: list[tuple[int, int]], *, overlap: bool) -> dict[int, int]:
+    """One-to-one matches index in a → index in b: equal boundaries, or (overlap) character IoU ≥
+    OVERLAP_IOU, best pairs first (ties by position, so the result is deterministic)."""
+    if not overlap:
+        where = {span: j for j, span in enumerate(b)}
+        return {i: where[span] for i, span in enumerate(a) if span in where}
+    pairs = sorted(((-_iou(x, y), i, j) for i, x in enumerate(a) for j, y in enumerate(b)
+                    if _iou(x, y) >= OVERLAP_IOU))
+    out: dict[int, int] = {}
+    used: set[int] = set()
+    for _, i, j in pairs:
+        if i not in out and j not in used:
+            out[i] = j
+            used.add(j)
+    return out
+
+
+def _f1(matched: int, n_a: int, n_b: int) -> float | None:
+    return None if n_a + n_b == 0 else 2 * matched / (n_a + n_b)
+
+
+def pair_agreement(a: list[dict], b: list[dict]) -> dict:
+    """Agreement counts between two annotators' records of one document."""
+    sa = [(r["char_start"], r["char_end"]) for r in a]
+    sb = [(r["char_start"], r["char_end"]) for r in b]
+    exact = match_spans(sa, sb, overlap=False)
+    over = match_spans(sa, sb, overlap=True)
+    ia = {r["record_id"]: i for i, r in enumerate(a)}
+    ib = {r["record_id"]: j for j, r in enumerate(b)}
+    same_type = sum(a[i]["type"] == b[j]["type"] for i, j in over.items())
+    same_parent = 0
+    for i, j in over.items():
+        pa_, pb_ = a[i]["parent_id"], b[j]["parent_id"]
+        if pa_ is None and pb_ is None:
+            same_parent += 1
+        elif pa_ is not None and pb_ is not None and over.get(ia.get(pa_)) == ib.get(pb_):
+            same_parent += 1
+    return {"n_a": len(a), "n_b": len(b), "exact": len(exact), "overlap": len(over), "same_type": same_type,
+            "same_parent": same_parent}
+
+
+def summarize(counts: list[dict]) -> dict:
+    """Pair counts (summed) → span F1 exact and overlap, type and parent agreement over matched spans."""
+    tot = Counter()
+    for c in counts:
+        tot.update(c)
+    n = tot["n_a"] + tot["n_b"]
+    return {
+        "pairs": len(counts),
+        "span_f1_exact": None if n == 0 else 2 * tot["exact"] / n,
+        "span_f1_overlap": None if n == 0 else 2 * tot["overlap"] / n,
+        "type_agreement": None if tot["overlap"] == 0 else tot["same_type"] / tot["overlap"],
+        "parent_agreement": None if tot["overlap"] == 0 else tot["same_parent"] / tot["overlap"],
+        "matched_spans": tot["overlap"],
+    }
+
+
+def gold(doc_id: str, per_annotator: dict[str, list[dict]]) -> tuple[str, list[dict], list[dict]]:
+    """(status, gold spans, disputed spans) of one document from each annotator's records. A span is
+    made alike when boundaries, type and parent span are the same; a strict majority of the
+    document's annotators makes it gold. Speaker/author: the most frequent answer among those who
+    made it (ties: the alphabetically first; none when most gave none)."""
+    n = len(per_annotator)
+    if n == 0:
+        return "unlabeled", [], []
+    by_key: dict[tuple, list[dict]] = defaultdict(list)
+    for who in sorted(per_annotator):
+        recs = per_annotator[who]
+        span_of = {r["record_id"]: (r["char_start"], r["char_end"]) for r in recs}
+        for r in recs:
+            key = (r["char_start"], r["char_end"], r["type"], span_of.get(r["parent_id"]))
+            by_key[key].append(r | {"annotator": who})
+    gold_keys = {k for k, v in by_key.items() if 2 * len(v) > n}
+    # a gold span whose parent span is not gold has no gold parent: it is disputed too
+    changed = True
+    while changed:
+        spans = {(k[0], k[1]) for k in gold_keys}
+        drop = {k for k in gold_keys if k[3] is not None and k[3] not in spans}
+        changed = bool(drop)
+        gold_keys -= drop
+    gold_spans, disputed = [], []
+    for key in sorted(by_key, key=lambda k: (k[0], -k[1], k[2] == "quote", k[2], str(k[3]))):
+        made = by_key[key]
+        whos = Counter(r["author"] if r["type"] in COMMENT_LIKE else r["speaker"] for r in made)
+        top = min(whos.items(), key=lambda kv: (-kv[1], kv[0] is None, kv[0] or ""))[0]
+        span = {"char_start": key[0], "char_end": key[1], "type": key[2], "parent_span": key[3],
+                "annotators": sorted(r["annotator"] for r in made), "agreement": len(made) / n, "who": top}
+        (gold_spans if key in gold_keys else disputed).append(span)
+    if n == 1:
+        return "single", gold_spans, disputed
+    return ("agreed" if not disputed else "disputed"), gold_spans, disputed
+
+
+def gold_records(task: DocTask, spans: list[dict]) -> list[dict]:
+    """Gold spans → records under schemas/record.v1.json, origin "human"; `score` is the share of the
+    document's annotators who made the span alike."""
+    from builder.segment import record_id
+
+    raw, d = task.text, task.data
+    ids = {(s["char_start"], s["char_end"], s["type"] == "quote"):
+           record_id(task.doc_id, s["char_start"], s["char_end"], s["type"] == "quote") for s in spans}
+    by_span = {}
+    for s in spans:
+        if s["type"] != "quote":
+            by_span[(s["char_start"], s["char_end"])] = s
+    def depth(s: dict) -> int:
+        p = s["parent_span"]
+        if p is None:
+            return 0
+        parent = by_span[p]
+        return depth(parent) + (0 if s["type"] == "quote" else 1)
+
+    out = []
+    for s in spans:
+        kind = s["type"]
+        p = s["parent_span"]
+        out.append({
+            "record_id": ids[(s["char_start"], s["char_end"], kind == "quote")],
+            "doc_id": task.doc_id, "type": kind, "text": collapse(raw[s["char_start"]:s["char_end"]]),
+            "char_start": s["char_start"], "char_end": s["char_end"],
+            "parent_id": None if p is None else ids[(p[0], p[1], False)],
+            "depth": depth(s), "position": 0,
+            "author": s["who"] if kind in COMMENT_LIKE else None,
+            "speaker": s["who"] if kind == "quote" else None,
+            "speaker_resolved": s["who"] if kind == "quote" else None,
+            "title": None if d.get("title") in (None, "(no title)") else d.get("title"),
+            "url": d.get("url"), "domain": d.get("domain"), "encoding": d.get("encoding") or "utf-8",
+            "score": float(s["agreement"]), "origin": "human",
+            "segmenter_version": d.get("segmenter_version") or "unknown", "schema_version": SCHEMA_VERSION,
+        })
+    _number(out)
+    return out
+
+
+# --------------------------------------------------------------------------------- the LABELS directory
+
+ANNOTATOR_RECORDS_SCHEMA = pa.schema([
+    pa.field("doc_id", pa.string(), nullable=False),
+    pa.field("annotator", pa.string(), nullable=False),
+    pa.field("annotation_id", pa.int64(), nullable=False),
+    pa.field("region_id", pa.string()),
+    pa.field("record_id", pa.string(), nullable=False),
+    pa.field("type", pa.string(), nullable=False),
+    pa.field("char_start", pa.int64(), nullable=False),
+    pa.field("char_end", pa.int64(), nullable=False),
+    pa.field("text", pa.string(), nullable=False),
+    pa.field("parent_id", pa.string()),
+    pa.field("depth", pa.int32(), nullable=False),
+    pa.field("position", pa.int32(), nullable=False),
+    pa.field("author", pa.string()),
+    pa.field("speaker", pa.string()),
+])
+DOCUMENTS_SCHEMA = pa.schema([
+    pa.field("doc_id", pa.string(), nullable=False),
+    pa.field("text_sha256", pa.string(), nullable=False),
+    pa.field("status", pa.string(), nullable=False),
+    pa.field("annotators", pa.list_(pa.string())),
+    pa.field("gold_spans", pa.int32(), nullable=False),
+    pa.field("disputed_spans", pa.int32(), nullable=False),
+    pa.field("span_f1_exact", pa.float64()),
+    pa.field("span_f1_overlap", pa.float64()),
+    pa.field("type_agreement", pa.float64()),
+    pa.field("parent_agreement", pa.float64()),
+])
+GOLD_FILE = "gold.parquet"
+REPORT_FILE = "docmode.json"
+
+
+@dataclass
+class Pulled:
+    records: list[dict]  # per annotator
+    documents: list[dict]
+    gold: list[dict]  # schema records of human-gold documents
+    report: dict
+
+
+def from_export(tasks) -> Pulled:
+    """Judge a document-mode export: per-annotator records, impossible threads, repairs, agreement, gold."""
+    docs, meta = read_export(tasks)
+    records: list[dict] = []
+    documents: list[dict] = []
+    gold_out: list[dict] = []
+    impossible, repairs, left_out, disputed_spans = [], [], [], []
+    trimmed = 0
+    all_pairs: list[dict] = []
+    for task in docs:
+        off = Offsets(task.text)
+        per: dict[str, list[dict]] = {}
+        for a in task.annotations:
+            j = judge_annotation(task.doc_id, task.text, off, a, a["annotator"])
+            trimmed += j.trimmed
+            repairs += [{"doc_id": task.doc_id, "annotator": j.annotator, "annotation_id": j.annotation_id} | r
+                        for r in j.repairs]
+            left_out += [{"doc_id": task.doc_id, "annotator": j.annotator, "annotation_id": j.annotation_id} | r
+                         for r in j.left_out]
+            if j.problems:
+                impossible.append({"doc_id": task.doc_id, "annotator": j.annotator, "annotation_id": j.annotation_id,
+                                   "reasons": j.problems})
+                continue
+            per[j.annotator] = j.records
+            records += j.records
+        pairs = [pair_agreement(per[x], per[y]) for x, y in combinations(sorted(per), 2)]
+        all_pairs += pairs
+        agree = summarize(pairs)
+        status, gspans, dspans = gold(task.doc_id, per)
+        disputed_spans += [{"doc_id": task.doc_id} | s for s in dspans]
+        if status in GOLD_STATUSES:
+            gold_out += gold_records(task, gspans)
+        documents.append({
+            "doc_id": task.doc_id, "text_sha256": text_sha256(task.text), "status": status,
+            "annotators": sorted(per), "gold_spans": len(gspans), "disputed_spans": len(dspans),
+            **{k: agree[k] for k in ("span_f1_exact", "span_f1_overlap", "type_agreement", "parent_agreement")},
+        })
+    statuses = Counter(d["status"] for d in documents)
+    report = {
+        "documents": len(documents),
+        "status": {s: statuses.get(s, 0) for s in DOC_STATUSES},
+        "human_gold_documents": sorted(d["doc_id"] for d in documents if d["status"] in GOLD_STATUSES),
+        "gold_records": len(gold_out),
+        "annotations": {"kept": sum(len(t.annotations) for t in docs) - len(impossible), "impossible": len(impossible),
+                        **{k: meta["counts"].get(k, 0) for k in ("skipped_or_cancelled", "superseded",
+                                                                 "drafts_not_submitted")}},
+        "annotators": sorted({r["annotator"] for r in records}),
+        "agreement": summarize(all_pairs),
+        "regions": {"repaired": len(repairs), "left_out": len(left_out), "trimmed_whitespace": trimmed},
+        "impossible": impossible,
+        "repaired": repairs,
+        "left_out": left_out,
+        "disputed": disputed_spans,
+        "tasks_without_document": meta["tasks_without_document"],
+        "offset_units": KINDS[0],
+        "keep_rule": KEEP_RULE,
+        "gold_rule": "one annotator: single; several: spans a strict majority made alike (boundaries, type, parent "
+                     "span) are gold, the rest disputed; documents single or agreed (no disputed span) are human gold",
+        "overlap_rule": f"one-to-one matches of character IoU >= {OVERLAP_IOU}",
+    }
+    return Pulled(records, documents, gold_out, report)
+
+
+def write(out: str | Path, *, export_bytes: bytes, snapshot_id: int, project: str, project_id: int) -> dict:
+    """Judge the raw export and write the document-mode LABELS directory at `out`, atomically (a
+    temporary sibling renamed into place; an earlier LABELS is replaced only then):
+
+      export-<id>.json   the raw export as downloaded, read-only (sha256 in docmode.json)
+      records.parquet    one row per record each annotator made
+      documents.parquet  one row per document: status, gold/disputed spans, agreement
+      gold.parquet       the human-gold documents' records under schemas/record.v1.json (origin human)
+      docmode.json       counts, agreement, impossible threads, repairs and left-out regions with reasons
+    """
+    from builder.run import storage_schema
+
+    out = Path(out)
+    try:
+        tasks = json.loads(export_bytes)
+    except ValueError as e:
+        raise DocModeError(f"the export of project {project!r} is not JSON ({e})") from None
+    pulled = from_export(tasks)
+    if out.exists() and not (out / REPORT_FILE).is_file():
+        raise InputError(f"{out} exists and is not a document-mode LABELS directory: give a new path or an earlier "
+                         f"pull's output")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        export_name = f"export-{snapshot_id}.json"
+        (tmp / export_name).write_bytes(export_bytes)
+        os.chmod(tmp / export_name, 0o444)
+        recs = sorted(pulled.records, key=lambda r: (r["doc_id"], r["annotator"], r["position"]))
+        pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in ANNOTATOR_RECORDS_SCHEMA.names} for r in recs],
+                                            schema=ANNOTATOR_RECORDS_SCHEMA), tmp / "records.parquet")
+        pq.write_table(pa.Table.from_pylist(pulled.documents, schema=DOCUMENTS_SCHEMA), tmp / "documents.parquet")
+        pq.write_table(gold_table(pulled.gold, storage_schema()), tmp / GOLD_FILE)
+        report = {"project": {"name": project, "id": project_id}, "snapshot_id": snapshot_id,
+                  "export_file": export_name, "export_sha256": hashlib.sha256(export_bytes).hexdigest(),
+                  **pulled.report}
+        (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return report
+
+
+def gold_table(records: list[dict], schema: pa.Schema) -> pa.Table:
+    records = sorted(records, key=lambda r: (r["doc_id"], r["position"]))
+    cols = {name: [r[name] for r in records] for name in FIELDS}
+    cols["type"] = [TYPE_INDEX[t] for t in cols["type"]]
+    return pa.Table.from_pydict(cols, schema=schema)

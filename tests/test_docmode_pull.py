@@ -1,0 +1,266 @@
+"""Document mode, pull: annotations made through the API on a page with emoji, other characters
+outside the Basic Multilingual Plane and \\r\\n come back as per-annotator records at the right
+Python offsets; offsets that do not hold their text are repaired or left out with a reason;
+impossible threads are reported; agreement and gold."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import stat
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from builder import docmode, studio
+from builder.cli import cli
+
+# A page written for these tests in the markup of a blog with threaded comments, \r\n line ends
+# throughout, emoji (astral, and one with a skin-tone modifier and a joiner), mathematical letters
+# (astral, not emoji) in the article, and a BMP symbol or two.
+LINES = [
+    "Lighthouse Festival Draws Record Crowd 🎉",
+    "",
+    "The lighthouse festival at Porthkell drew a record crowd on Saturday, organisers said. 🌊 Visitors came from "
+    "as far as the 𝔑𝔬𝔯𝔡𝔦𝔠 countries, and the brass band ☂ played in the rain.",
+    "",
+    "“It was the best year we have ever had,” said the festival director, Ines Carr. 👩🏽‍🚒 Firefighters ran the "
+    "barbecue.",
+    "",
+    "Kai Brant says:",
+    "June 2, 2024 at 8:01 pm",
+    "",
+    "Loved it 😍😍 the fireworks were amazing",
+    "",
+    "Reply",
+    "",
+    "    Lena O says:",
+    "    June 2, 2024 at 9:15 pm",
+    "",
+    "    Agreed 👍 but the parking was a mess.",
+    "",
+    "    Reply",
+    "",
+    "Tom Hale says:",
+    "June 3, 2024 at 7:40 am",
+    "",
+    "Next year bring more food stalls 🍔🍟 please",
+    "",
+    "Reply",
+    "",
+]
+PAGE = "\r\n".join(LINES)
+TITLE = LINES[0]
+
+
+def span(first: str, last: str, start_at: int = 0) -> tuple[int, int]:
+    s = PAGE.index(first, start_at)
+    return s, PAGE.index(last, s) + len(last)
+
+
+def units(i: int) -> int:
+    """What a browser's string length counts: UTF-16 code units (computed apart from docmode)."""
+    return len(PAGE[:i].encode("utf-16-le")) // 2
+
+
+ARTICLE = span("The lighthouse festival", "ran the barbecue.")
+QUOTE = span("It was the best year", "ever had,")
+KAI = span("Loved it", "were amazing")
+LENA = span("Agreed 👍", "was a mess.")
+TOM_SHORT = span("Next year bring", "food stalls")  # the segmenter cut Tom's comment before its emoji
+TOM = span("Next year bring", "🍔🍟 please")
+
+
+def segmenter_records() -> list[dict]:
+    from builder.schema import SCHEMA_VERSION
+    from builder.segment import record_id
+
+    rows = [("article", ARTICLE, None, None, None), ("quote", QUOTE, 0, None, "Ines Carr"),
+            ("comment", KAI, None, "Kai Brant", None), ("comment", LENA, None, "Lena O", None),  # should be a reply
+            ("comment", TOM_SHORT, None, "Tom Hale", None)]
+    out = []
+    for kind, (s, e), parent, author, speaker in rows:
+        out.append({
+            "record_id": record_id("festival", s, e, kind == "quote"), "doc_id": "festival", "type": kind,
+            "text": " ".join(PAGE[s:e].split()), "char_start": s, "char_end": e,
+            "parent_id": out[parent]["record_id"] if parent is not None else None, "depth": 0, "position": 0,
+            "author": author, "speaker": speaker, "speaker_resolved": speaker, "title": TITLE, "url": None,
+            "domain": "porthkell.example", "encoding": "utf-8", "score": 0.8, "origin": "segmenter",
+            "segmenter_version": "test-by-hand", "schema_version": SCHEMA_VERSION,
+        })
+    out.sort(key=lambda r: r["char_start"])
+    for i, r in enumerate(out):
+        r["position"] = i
+    return out
+
+
+def region(rid: str, s: int, e: int, label: str, who: str | None = None, *, at: tuple[int, int] | None = None,
+           text: str | None = None) -> list[dict]:
+    """A span region as the browser sends it: offsets in UTF-16 units (`at` overrides them)."""
+    u = at or (units(s), units(e))
+    value = {"start": u[0], "end": u[1], "text": PAGE[s:e] if text is None else text}
+    out = [{"id": rid, "from_name": "span", "to_name": "text", "type": "labels", "origin": "manual",
+            "value": value | {"labels": [label]}}]
+    if who:
+        out.append({"id": rid, "from_name": "who", "to_name": "text", "type": "textarea",
+                    "value": value | {"text": [who]}})
+    return out
+
+
+def relation(a: str, b: str, direction: str = "right") -> dict:
+    return {"from_id": a, "to_id": b, "type": "relation", "direction": direction, "labels": ["answers"]}
+
+
+@pytest.fixture
+def pushed(tmp_path, write_records, studio_env, studio_client, project_name):
+    doc = tmp_path / "docs" / "festival.txt"
+    doc.parent.mkdir()
+    doc.write_bytes(PAGE.encode("utf-8"))  # bytes: \r\n kept as written
+    path = write_records(segmenter_records(), tmp_path / "festival.parquet")
+    rep = docmode.push(path, [doc], project_name, client=studio_client)
+    assert rep.imported == 1
+    (task,) = json.loads(studio.export_documents(studio_client, rep.project_id)[1])
+    assert task["data"]["text"] == PAGE, "the server keeps \\r\\n and astral characters as given"
+    return rep, task
+
+
+def alice_result() -> list[dict]:
+    """Alice's corrections: Lena's comment is a reply to Kai's, Tom's comment ends after its emoji,
+    the quote's speaker is the full name; and two regions the browser got wrong."""
+    shifted = (ARTICLE[0], ARTICLE[1])  # counted in code points, as a buggy client would: 🎉 before it is missed
+    return [
+        *region("a1", *ARTICLE, "article", at=shifted),
+        *region("q1", *QUOTE, "quote", "the festival director, Ines Carr"),
+        *region("k1", *KAI, "comment", "Kai Brant"),
+        *region("l1", LENA[0] - 4, LENA[1], "reply", "Lena O"),  # dragged over the indentation: trimmed
+        *region("t1", *TOM, "comment", "Tom Hale"),
+        *region("x1", *TOM, "comment", text="a text that is not on the page"),
+        relation("l1", "k1"),
+    ]
+
+
+@pytest.mark.studio
+def test_pull_returns_each_annotators_records_at_python_offsets(tmp_path, pushed, studio_server, annotators,
+                                                                 project_name):
+    rep, task = pushed
+    alice = studio.connect(studio_server.url, annotators["alice"]["token"])
+    alice.annotations.create(id=task["id"], result=alice_result(), lead_time=42.0)
+
+    out = tmp_path / "LABELS"
+    result = CliRunner().invoke(cli, ["pull", "--project", project_name, "--mode", "document", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "docmode.json").read_text())
+    export = out / report["export_file"]
+    assert hashlib.sha256(export.read_bytes()).hexdigest() == report["export_sha256"]
+    assert not export.stat().st_mode & stat.S_IWUSR, "the raw export is kept read-only"
+
+    rows = pq.read_table(out / "records.parquet").to_pylist()
+    assert {r["annotator"] for r in rows} == {annotators["alice"]["email"]}
+    got = {(r["type"], r["char_start"], r["char_end"]) for r in rows}
+    assert got == {("article", *ARTICLE), ("quote", *QUOTE), ("comment", *KAI), ("reply", *LENA),
+                   ("comment", *TOM)}
+    by_span = {(r["char_start"], r["char_end"]): r for r in rows}
+    for r in rows:
+        assert r["text"] == " ".join(PAGE[r["char_start"]:r["char_end"]].split())
+    assert "🍔🍟" in by_span[TOM]["text"], "the corrected boundary holds the emoji"
+    kai, lena, quote = by_span[KAI], by_span[LENA], by_span[QUOTE]
+    assert (lena["parent_id"], lena["depth"], lena["author"]) == (kai["record_id"], 1, "Lena O")
+    assert (quote["parent_id"], quote["speaker"]) == (by_span[ARTICLE]["record_id"], "the festival director, Ines Carr")
+
+    (repaired,) = report["repaired"]
+    assert repaired["region"] == "a1" and "moved by" in repaired["repair"]
+    (lost,) = report["left_out"]
+    assert lost["region"] == "x1" and "nowhere in the document" in lost["reason"]
+    assert report["regions"]["trimmed_whitespace"] == 1
+    (doc,) = pq.read_table(out / "documents.parquet").to_pylist()
+    assert (doc["status"], doc["gold_spans"], doc["disputed_spans"]) == ("single", 5, 0)
+    gold = pq.read_table(out / docmode.GOLD_FILE).to_pylist()
+    assert sorted((r["char_start"], r["char_end"]) for r in gold) == sorted(by_span)
+    assert {r["origin"] for r in gold} == {"human"}
+
+
+@pytest.mark.studio
+def test_two_annotators_give_agreement_and_gold(tmp_path, pushed, studio_server, annotators, project_name):
+    rep, task = pushed
+    alice = studio.connect(studio_server.url, annotators["alice"]["token"])
+    bob = studio.connect(studio_server.url, annotators["bob"]["token"])
+    alice.annotations.create(id=task["id"], result=alice_result())
+    # Bob keeps Tom's short boundary and types Lena's comment spam (answering Kai)
+    bob.annotations.create(id=task["id"], result=[
+        *region("a", *ARTICLE, "article"), *region("q", *QUOTE, "quote", "the festival director, Ines Carr"),
+        *region("k", *KAI, "comment", "Kai Brant"), *region("l", *LENA, "spam", "Lena O"),
+        *region("t", *TOM_SHORT, "comment", "Tom Hale"), relation("l", "k")])
+    out = tmp_path / "LABELS"
+    result = CliRunner().invoke(cli, ["pull", "--project", project_name, "--mode", "document", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (doc,) = pq.read_table(out / "documents.parquet").to_pylist()
+    # 5 spans each; exact: article, quote, Kai, Lena = 4 → F1 0.8; overlap also Tom (IoU 32/44 ≥ .5) → 1.0
+    assert doc["status"] == "disputed" and doc["annotators"] == sorted(a["email"] for a in annotators.values())
+    assert doc["span_f1_exact"] == pytest.approx(0.8)
+    assert doc["span_f1_overlap"] == pytest.approx(1.0)
+    assert doc["type_agreement"] == pytest.approx(4 / 5)
+    assert doc["parent_agreement"] == pytest.approx(1.0)
+    assert (doc["gold_spans"], doc["disputed_spans"]) == (3, 4)
+    assert pq.read_table(out / docmode.GOLD_FILE).num_rows == 0, "a disputed document gives no gold records"
+    report = json.loads((out / "docmode.json").read_text())
+    assert report["status"]["disputed"] == 1 and report["human_gold_documents"] == []
+
+
+# ------------------------------------------------------------------------------------ without a server
+
+
+def judge(result: list[dict]):
+    return docmode.judge_annotation("festival", PAGE, docmode.Offsets(PAGE), {"id": 7, "result": result}, "ann")
+
+
+def base() -> list[dict]:
+    return [*region("a", *ARTICLE, "article"), *region("q", *QUOTE, "quote"), *region("k", *KAI, "comment"),
+            *region("l", *LENA, "reply"), *region("t", *TOM, "comment")]
+
+
+def test_a_valid_annotation_gives_records():
+    j = judge([*base(), relation("l", "k")])
+    assert not j.problems and len(j.records) == 5
+    assert [r["position"] for r in sorted(j.records, key=lambda r: r["char_start"])] == list(range(5))
+
+
+@pytest.mark.parametrize("extra, reason", [
+    ([], "the reply at .* points at nothing"),
+    ([relation("l", "k"), relation("k", "l")], "a comment .* answers another record"),
+    ([relation("l", "zz")], "points at nothing: no span zz"),
+    ([relation("l", "k", "bi")], "points both ways"),
+    ([relation("l", "a")], "answers a article"),
+    ([relation("l", "k"), relation("l", "t")], "answers two records"),
+])
+def test_impossible_threads_are_reported(extra, reason):
+    j = judge([*base(), *extra])
+    assert j.records == [] and any(__import__("re").search(reason, p) for p in j.problems), j.problems
+
+
+def test_a_reply_cycle_and_a_quote_outside_every_container_are_impossible():
+    res = [*region("a", *ARTICLE, "article"), *region("k", *KAI, "reply"), *region("l", *LENA, "reply"),
+           relation("k", "l"), relation("l", "k"), *region("q", *span("Kai Brant", "says:"), "quote")]
+    j = judge(res)
+    assert any(p.startswith("relation cycle") for p in j.problems)
+    assert any("outside every article and comment" in p for p in j.problems)
+
+
+def test_offsets_inside_a_surrogate_pair_are_repaired_from_the_text():
+    s, e = span("Next year bring", "🍔🍟")
+    j = judge([*base()[:-1], *region("t", s, e, "comment", at=(units(s), units(e) - 1)), relation("l", "k")])
+    # the end unit falls between the halves of 🍟: repaired by its text, and said so
+    assert not j.problems and [r["region"] for r in j.repairs] == ["t"]
+    assert "inside a surrogate pair" in j.repairs[0]["repair"]
+    assert any((r["char_start"], r["char_end"]) == (s, e) for r in j.records)
+
+
+def test_majority_gold_of_three_annotators():
+    good = judge([*base(), relation("l", "k")]).records
+    other = judge([*base()[:-1], *region("t", *TOM_SHORT, "comment"), relation("l", "k")]).records
+    status, gold, disputed = docmode.gold("festival", {"x": good, "y": good, "z": other})
+    assert status == "disputed"
+    assert len(gold) == 5 and {(d["char_start"], d["char_end"]) for d in disputed} == {TOM_SHORT}
+    assert all(g["agreement"] == pytest.approx(2 / 3) for g in gold if (g["char_start"], g["char_end"]) == TOM)
+    status, gold, disputed = docmode.gold("festival", {"x": good, "y": good})
+    assert (status, len(gold), disputed) == ("agreed", 5, [])

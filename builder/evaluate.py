@@ -589,6 +589,9 @@ class Evaluator:
         t = self.release.read(split, _GOLD_COLUMNS, dictionary=("doc_id", "domain", "label_status"))
         if "type" not in t.column_names or "record_id" not in t.column_names:
             raise ReleaseError(f"release {self.release.label}: split {split!r} lacks the record_id or type column")
+        if len(t) == 0:
+            raise NoGoldError(f"split {split!r} of release {self.release.label} has no records: nothing to evaluate "
+                              f"(other splits: {', '.join(s for s in self.release.splits if s != split)})")
         self.ids = t["record_id"].combine_chunks()
         self._id_keys = _id_keys(self.ids)
         types = _class_indices(t["type"], TYPE_NAMES).to_numpy(zero_copy_only=False)

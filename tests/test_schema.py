@@ -83,6 +83,7 @@ def test_json_schema_arrow_and_features_agree(schema):
 
 def test_stored_schema_carries_the_features_that_datasets_restores():
     stored = storage_schema()
+    assert stored.metadata == arrow_schema().metadata  # spelled out in builder.run, byte for byte
     assert stored.names == list(FIELDS)
     assert [f.type for f in stored] == [f.type for f in arrow_schema()]
     restored = datasets.Features.from_arrow_schema(stored)

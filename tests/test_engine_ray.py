@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -302,6 +303,53 @@ def test_ray_not_installed_is_one_line_naming_the_extra(corpus, tmp_path):
         "builder: error: --engine ray needs Ray, which is not installed here: install the extra: "
         "pip install '.[ray]' (or use --engine local)"]
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- a cluster
+
+
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory):
+    """A Ray cluster head started as a user starts one (`ray start --head --block`), on a free port,
+    1 CPU; stopped through its own process (never `ray stop`, which stops every Ray on the machine),
+    without the graceful drain that would hold it 30 s."""
+    port = _closed_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
+    env.pop("RAY_ADDRESS", None)
+    log = tmp_path_factory.mktemp("head") / "head.log"
+    with log.open("w") as f:
+        proc = subprocess.Popen([str(BUILDER.with_name("ray")), "start", "--head", "--block", f"--port={port}",
+                                 "--num-cpus=1", "--include-dashboard=false", "--disable-usage-stats"],
+                                stdout=f, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"`ray start --head` did not come up: {log.read_text()[-2000:]}")
+                time.sleep(0.5)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_runs_on_a_cluster_named_by_RAY_ADDRESS(corpus, ray_head, tmp_path):
+    # The head enables Ray's token authentication; a client says it uses it too (README, Scale).
+    env = {**os.environ, "RAY_ADDRESS": ray_head, "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
+    proc = subprocess.run([str(BUILDER), "segment", *map(str, corpus), "--out", str(tmp_path / "c"), "--engine", "ray"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    local = run.segment_corpus(corpus, tmp_path / "l", workers=1)
+    assert local["records"]["total"] > 20
+    assert pq.read_table(tmp_path / "c").equals(pq.read_table(tmp_path / "l"))
+    assert (tmp_path / "c.quarantine.jsonl").read_text() == (tmp_path / "l.quarantine.jsonl").read_text()
 
 
 # --------------------------------------------------------------------------- failures

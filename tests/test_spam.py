@@ -80,6 +80,7 @@ SPAM = [
     (None, "Free followers here: http://getfollowersfast.biz/promo"),
     (None, "www.bestcheapdeals.com"),
     (None, "visit my blog for more"),
+    (None, "see my new video: http://youtu.be/abc123 please like"),
     (None, "plz check out my covers, I'm a small youtuber and every sub helps <3"),
     # keyword author names
     ("Cheap Viagra Online Pharmacy", "Great article, thanks for sharing."),
@@ -96,6 +97,9 @@ HAM = [
     # a URL in an argument
     (None, "The same study was covered at www.nature.com last year and nobody found the effect."),
     (None, "The CBO estimate is right there: https://www.cbo.gov/publication/57673. Read it before you post nonsense."),
+    (None, "I had the same bug after the update. The fix is described in this forum thread: "
+           "http://forum.example.com/t/12345-update-breaks-login"),
+    (None, "Someone already did this with a choir of old printers [youtube.com] and honestly it sounds awful."),
     # prices and money in a news discussion
     (None, "A gallon of milk is $4.29 at my store, up from $2.99 two years ago."),
     (None, "Nurses in this state make $32 an hour after ten years. That's not enough for the work they do."),

@@ -43,6 +43,13 @@ _LINK = re.compile(
     rf"|[\w-]+(?:\.[\w-]+)*\.{_TLDS}(?:[/:?#]\S*)?"  # a bare domain, bit.ly/x
     r"|[\w-]+(?:\.[\w-]+)*\.[a-z]{2,3}/\S*"  # any domain followed by a path
 )
+# Words that introduce a cited source.
+_CITE = re.compile(
+    r"\b(?:source|sources|according|report|study|studies|article|paper|data|evidence|thread|wiki\w*|see|read|"
+    r"reading|posted|post|here is|here's|details|explained|explains|covered|published|link to|linked|"
+    r"e\.g|i\.e|cf|via|refer to|more on)\b"
+)
+_OWN = re.compile(r"\b(?:my|our|me|us)\b")
 _LEAD, _TRAIL = "(<[\"'“‘", ".,;:!?)>]\"'”’"
 _SCHEME = re.compile(r"^(?:https?://)?(?:www\.)?")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -367,10 +374,23 @@ class Analysis(NamedTuple):
     signals: Signals
 
 
-def _links(s: str) -> tuple[str, int]:
+def _is_citation(s: str, a: int, word: str) -> bool:
+    """Whether the link at s[a:] cites a source rather than drops a link: it is in brackets (also
+    how some sites print a link's domain), or the words just before it name a source."""
+    if word[:1] in "([" or word[-1:] in ")]":
+        return True
+    before = s[max(0, a - 40) : a]
+    cut = max(before.rfind(". "), before.rfind("! "), before.rfind("? "))
+    m = _CITE.search(before[cut + 1 :])
+    # "see my new video:" promotes; "see the report:" cites
+    return bool(m) and not _OWN.search(before[cut + 1 + m.end() :])
+
+
+def _links(s: str) -> tuple[str, int, int]:
     """s (single-spaced) with each link replaced by the placeholder and the link without its
-    scheme: host and path words tell a video share (youtu.be/…) from a referral (?ref=) or a shop."""
-    out, pos, n = [], 0, 0
+    scheme (host and path words tell a video share (youtu.be/…) from a referral (?ref=) or a
+    shop); how many links, and how many of them cite a source."""
+    out, pos, n, cites = [], 0, 0, 0
     for m in _LINK_HINT.finditer(s):
         if m.start() < pos:
             continue  # inside the word just replaced
@@ -384,7 +404,8 @@ def _links(s: str) -> tuple[str, int]:
             out += [s[pos : a + lead], f" {URL}{_SCHEME.sub('', core)} "]
             pos = a + lead + len(core)
             n += 1
-    return ("".join(out) + s[pos:], n) if n else (s, 0)
+            cites += _is_citation(s, a, word)
+    return ("".join(out) + s[pos:], n, cites) if n else (s, 0, 0)
 
 
 def _unsplit(word: str) -> str | None:
@@ -439,9 +460,9 @@ def analyze(text: str, author: str | None) -> Analysis:
             if ch in s:
                 s = s.replace(ch, "-")
     s = " ".join(s.split())
-    links = 0
+    links = cites = 0
     if _LINK_HINT.search(s):
-        s, links = _links(s)
+        s, links, cites = _links(s)
     if "@" in s:
         s, k = _EMAIL.subn(f" {EMAIL} ", s)
         links += k
@@ -465,7 +486,7 @@ def analyze(text: str, author: str | None) -> Analysis:
         obfuscated=obfuscated,
         noise=noise,
         ad_author=bool(author and _is_ad_author(author)),
-        hooks=links + _HOOKS.count(grams, norm),
+        hooks=links - cites + _HOOKS.count(grams, norm),
         chars=len(norm),
     )
     return Analysis(norm, grams, signals)

@@ -180,8 +180,24 @@ def push_cmd(records: Path, project: str, batch_size: int, mode: str, docs: tupl
         _push_documents(records, project, batch_size, mode, docs)
         return
     client = studio.connect()
+    done = {"planned": None, "imported": 0}
+
+    def plan(n_records: int, n_new: int) -> None:
+        done["planned"] = n_new
+        bar.reset(total=n_new)
+
+    def batch(n: int) -> None:
+        done["imported"] += n
+        bar.update(n)
+
     with tqdm(unit="task", desc=f"push {project}", disable=None) as bar:
-        rep = studio.push(records, project, client=client, batch_size=batch_size, on_batch=bar.update)
+        try:
+            rep = studio.push(records, project, client=client, batch_size=batch_size, on_plan=plan, on_batch=batch)
+        except KeyboardInterrupt:
+            bar.close()
+            click.echo(f"builder: interrupted after {done['imported']} of {done['planned'] or '?'} new tasks were "
+                       f"committed; run the same push again to complete it (no duplicates)", err=True)
+            sys.exit(130)
     made = "created" if rep.created else "existing"
     click.echo(f"{made} project {project!r} (id {rep.project_id}): {rep.records} records, {rep.already} already "
                f"there, {rep.imported} imported in {rep.batches} batches", err=True)
@@ -269,12 +285,34 @@ def _pull_documents(client, proj, project: str, out: Path) -> None:
               help="RELEASES directory; the release goes to RELEASES/NAME/X.Y.Z.")
 @click.option("--ratios", default="80/10/10", show_default=True,
               help="train/validation/test shares of documents, e.g. 80/10/10 or 0.7,0.15,0.15.")
-def publish_cmd(records: Path, labels_dir: Path | None, name: str, version: str, out: Path, ratios: str) -> None:
+@click.option("--documents", "documents_dir", type=click.Path(path_type=Path), default=None,
+              help="Document-mode LABELS directory written by `builder pull --mode document`: its human-gold "
+                   "documents are published with the annotators' records (origin \"human\") instead of the "
+                   "segmenter's.")
+def publish_cmd(records: Path, labels_dir: Path | None, name: str, version: str, out: Path, ratios: str,
+                documents_dir: Path | None) -> None:
     """Publish RECORDS (a records Parquet file or a directory of shards from any engine) as the
     immutable release RELEASES/NAME/X.Y.Z: zstd Parquet splits grouped by document (near-duplicates
     kept in one split), dataset card, manifest with checksums, Croissant metadata, changelog and
     chart. Written to a temporary directory and renamed into place only when complete; the same
     inputs give byte-identical files."""
+    if documents_dir is not None:
+        import tempfile
+
+        from builder import docmode
+
+        with tempfile.TemporaryDirectory(prefix="builder-docmode-") as tmp:
+            merged = Path(tmp) / "records.parquet"
+            counts = docmode.merge_gold(records, documents_dir, merged)
+            click.echo(f"document mode: {counts['human_documents']} human-gold documents publish {counts['human_records']} "
+                       f"human records in place of {counts['segmenter_records_replaced']} segmenter records; "
+                       f"{counts['segmenter_records']} segmenter records elsewhere", err=True)
+            _publish(merged, labels_dir, name, version, out, ratios)
+        return
+    _publish(records, labels_dir, name, version, out, ratios)
+
+
+def _publish(records: Path, labels_dir: Path | None, name: str, version: str, out: Path, ratios: str) -> None:
     from builder import release
 
     staged = release.stage(records, labels_dir, name=name, version=version, out=out,
@@ -341,8 +379,11 @@ def diff_cmd(old: Path, new: Path, as_json: bool, show: int) -> None:
 @click.argument("predictions", type=click.Path(path_type=Path))
 @click.option("--release", "release_dir", required=True, type=click.Path(path_type=Path),
               help="The release the predictions answer: RELEASES/NAME/X.Y.Z.")
-@click.option("--task", type=click.Choice(["type", "spam"]), default="type", show_default=True,
-              help="type: a record's type (macro-F1). spam: spam or not over comments, replies and spam (F1 of spam).")
+@click.option("--task", type=click.Choice(["type", "spam", "segmentation"]), default="type", show_default=True,
+              help="type: a record's type (macro-F1). spam: spam or not over comments, replies and spam (F1 of spam). "
+                   "segmentation: records per document (doc_id, char_start, char_end, type, parent) against the "
+                   "human-gold documents of document mode (macro span F1, exact); a `builder segment` output is "
+                   "such a file.")
 @click.option("--split", default="test", show_default=True, help="The split the predictions are for.")
 @click.option("--gold", type=click.Choice(["human", "silver"]), default="human", show_default=True,
               help="human: the aggregated human labels (agreed or single). silver: the segmenter's own type, for a "
@@ -359,6 +400,16 @@ def evaluate_cmd(predictions: Path, release_dir: Path, task: str, split: str, go
     that are not classes, missing records and another release's fingerprint are refused."""
     import json
 
+    if task == "segmentation":
+        from builder import evaluate_segmentation
+        from builder.errors import InputError
+
+        if gold != "human":
+            raise InputError("--task segmentation is scored against human-gold documents only; drop --gold silver")
+        result = evaluate_segmentation.evaluate(predictions, release_dir, split=split, allow_missing=allow_missing)
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json
+                   else evaluate_segmentation.format_report(result))
+        return
     from builder import evaluate
 
     result = evaluate.evaluate(predictions, release_dir, task=task, split=split, gold=gold,

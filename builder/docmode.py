@@ -882,3 +882,51 @@ def gold_table(records: list[dict], schema: pa.Schema) -> pa.Table:
     cols = {name: [r[name] for r in records] for name in FIELDS}
     cols["type"] = [TYPE_INDEX[t] for t in cols["type"]]
     return pa.Table.from_pydict(cols, schema=schema)
+
+
+# ------------------------------------------------------------------------------------------ releases
+
+
+def merge_gold(records: str | Path, documents: str | Path, out_file: str | Path) -> dict:
+    """RECORDS with the human-gold documents of a document-mode LABELS directory taken from people:
+    their segmenter records are dropped and their gold records (origin "human") put in their place;
+    every other document keeps the segmenter's records. Written to `out_file` (under a temporary
+    name, renamed into place) for `builder publish` to release. Returns the counts."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    from builder.run import storage_schema
+
+    documents = Path(documents)
+    gold_file, report_file = documents / GOLD_FILE, documents / REPORT_FILE
+    if not gold_file.is_file() or not report_file.is_file():
+        raise InputError(f"{documents} is not a document-mode LABELS directory (`builder pull --mode document`): it "
+                         f"needs {GOLD_FILE} and {REPORT_FILE}")
+    schema = storage_schema()
+    gold_t = pq.read_table(gold_file).cast(schema)
+    gold_docs = pc.unique(gold_t["doc_id"])
+    path = Path(records)
+    if not path.exists():
+        raise InputError(f"records path {path} does not exist: give a records Parquet file or a directory of them")
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*.parquet")
+                                                 if not any(x.startswith((".", "_")) for x in p.relative_to(path).parts))
+    dataset = ds.dataset([str(f) for f in files], format="parquet", schema=schema)
+    present = pc.unique(dataset.to_table(columns=["doc_id"])["doc_id"])
+    absent = pc.filter(gold_docs, pc.invert(pc.is_in(gold_docs, value_set=present))).to_pylist()
+    if absent:
+        raise InputError(f"{len(absent)} human-gold document(s) of {documents} are not in {records} (e.g. "
+                         f"{absent[0]!r}): give the records the document-mode project was pushed from")
+    in_gold = pc.is_in(ds.field("doc_id"), value_set=gold_docs)
+    replaced = dataset.count_rows(filter=in_gold)
+    kept = dataset.to_table(filter=~in_gold)
+    merged = pa.concat_tables([kept, gold_t]).sort_by([("doc_id", "ascending"), ("position", "ascending")])
+    out_file = Path(out_file)
+    tmp = out_file.with_name(f".{out_file.name}.tmp-{os.getpid()}")
+    try:
+        pq.write_table(merged, tmp, compression="zstd")
+        os.replace(tmp, out_file)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return {"human_documents": len(gold_docs), "human_records": gold_t.num_rows,
+            "segmenter_records_replaced": replaced, "segmenter_records": kept.num_rows}

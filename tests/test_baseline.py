@@ -156,5 +156,5 @@ def test_commands_have_help_and_their_choices_are_the_declared_ones():
     assert tuple(params["name"].type.choices) == baselines.BASELINES
     assert tuple(params["task"].type.choices) == tuple(ev.TASKS)
     eparams = {p.name: p for p in cli.commands["evaluate"].params}
-    assert tuple(eparams["task"].type.choices) == tuple(ev.TASKS)
+    assert tuple(eparams["task"].type.choices) == (*ev.TASKS, *ev.TASKS_SCHEMA["document_tasks"])  # + segmentation (docmode)
     assert tuple(eparams["gold"].type.choices) == ev.GOLDS

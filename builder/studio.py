@@ -661,11 +661,15 @@ def ensure_project(client, name: str):
 
 
 def push(records: str | Path, project: str, *, client=None, batch_size: int = 500,
+         on_plan: Callable[[int, int], None] | None = None,
          on_batch: Callable[[int], None] | None = None) -> PushReport:
     """Import the records as tasks of `project`, with the segmenter's type as prediction. Tasks are
     keyed by record_id: what the project holds already is skipped, so pushing again adds only new
     records and an interrupted push completes when run again. Each batch is one import request
-    (Label Studio commits it as a whole). `on_batch(n)` is called after each batch with its size."""
+    (Label Studio commits it as a whole). `on_plan(records, to_import)` is called once the project
+    has been asked what it holds; `on_batch(n)` after each committed batch with its size.
+
+    Two pushes to one project at the same time can both import a record: push one at a time."""
     if batch_size < 1:
         raise InputError(f"batch size must be at least 1, not {batch_size}")
     table = read_records(records)
@@ -684,6 +688,8 @@ def push(records: str | Path, project: str, *, client=None, batch_size: int = 50
 
     known = pa.array(sorted(existing), type=table.schema.field("record_id").type)
     new = table.filter(pc.invert(pc.is_in(table.column("record_id"), value_set=known)))
+    if on_plan:
+        on_plan(table.num_rows, new.num_rows)
     parents = _parents(table)
     batches = 0
     batch: list[dict] = []

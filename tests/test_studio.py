@@ -269,3 +269,39 @@ def test_pull_keeps_an_earlier_labels_dir_until_it_succeeds(tmp_path, harbour_pa
     (tmp_path / "file").write_text("x")
     one_line_error(run("pull", "--project", project_name, "--out", tmp_path / "file"), "not a LABELS directory")
     assert (tmp_path / "file").read_text() == "x"
+
+
+def test_ctrl_c_during_push_then_rerun(tmp_path, write_records, harbour_records, studio_env, studio_client,
+                                       project_name):
+    """A real SIGINT to a running `builder push`: it stops with a one-line hint, keeps what was
+    committed, and the same command run again completes the project without duplicates."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    many = []
+    for copy in range(100):  # 800 records: 80 batches of 10, seconds of work to interrupt
+        ids = {r["record_id"]: f"{r['record_id']}-{copy}" for r in harbour_records}
+        many += [r | {"record_id": ids[r["record_id"]], "doc_id": f"harbour-{copy}",
+                      "parent_id": ids.get(r["parent_id"])} for r in harbour_records]
+    records = write_records(many, tmp_path / "many.parquet")
+    cmd = [sys.executable, "-m", "builder", "push", str(records), "--project", project_name]
+    proc = subprocess.Popen([*cmd, "--batch-size", "10"], env=os.environ | studio_env, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 120
+    while (project := studio.find_project(studio_client, project_name)) is None or not project.task_number:
+        assert proc.poll() is None and time.monotonic() < deadline, "push ended before it could be interrupted"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "run the same push again to complete it" in err.strip().splitlines()[-1]
+    done = studio_client.projects.get(id=project.id).task_number
+    assert 0 < done < len(many)
+
+    again = subprocess.run(cmd, env=os.environ | studio_env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(many)} records, {done} already there, {len(many) - done} imported" in again.stderr
+    ids = studio.project_record_ids(studio_client, project.id)
+    assert len(ids) == len(set(ids)) == len(many)

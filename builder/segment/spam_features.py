@@ -394,7 +394,8 @@ def _links(s: str) -> tuple[str, int, int]:
     for m in _LINK_HINT.finditer(s):
         if m.start() < pos:
             continue  # inside the word just replaced
-        a = s.rfind(" ", 0, m.start()) + 1
+        # a scheme or www starts the link even when glued to a word ("you!https://…")
+        a = m.start() if m.group()[0] != "." else s.rfind(" ", 0, m.start()) + 1
         b = s.find(" ", m.end())
         b = len(s) if b < 0 else b
         word = s[a:b]

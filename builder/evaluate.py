@@ -74,6 +74,7 @@ class Task:
     metric_label: str  # how people write it: the card's table, reports
     metric_description: str
     population: tuple[str, ...] | None  # segmenter types that belong to the task; None: every record
+    origins: tuple[str, ...]  # who made the records that belong to the task (record.v1.json `origin`)
     positive: str | None  # the positive class of a binary task
 
     @classmethod
@@ -87,6 +88,7 @@ class Task:
             metric_label=spec["metric_label"],
             metric_description=spec["metric_description"],
             population=tuple(spec["population"]["in"]) if spec["population"]["in"] is not None else None,
+            origins=tuple(spec["population"].get("origin", ["segmenter"])),
             positive=spec.get("positive"),
         )
 
@@ -102,6 +104,15 @@ class Task:
     def in_population(self) -> np.ndarray:
         """For each record type index, whether a record of that segmenter type belongs to the task."""
         return np.array([self.population is None or t in self.population for t in TYPE_NAMES])
+
+    def members(self, table: pa.Table) -> np.ndarray:
+        """Which rows of a split (columns type, and origin when the release has it) belong to the task."""
+        types = _class_indices(table["type"], TYPE_NAMES).to_numpy(zero_copy_only=False)
+        mask = self.in_population()[types]
+        if "origin" in table.column_names:
+            codes, names = _codes(table["origin"])
+            mask &= np.append(np.isin(names, self.origins), False)[codes]
+        return mask
 
 
 TASKS: dict[str, Task] = {name: Task.from_schema(name, spec) for name, spec in TASKS_SCHEMA["tasks"].items()}
@@ -502,7 +513,7 @@ def _bootstrap(task: Task, cells: np.ndarray, docs: np.ndarray, n_docs: int, k: 
 
 # ----------------------------------------------------------------------------------------- evaluator
 
-_GOLD_COLUMNS = ["record_id", "doc_id", "type", "domain", "label", "label_status"]
+_GOLD_COLUMNS = ["record_id", "doc_id", "type", "origin", "domain", "label", "label_status"]
 _HEX_PAIRS = np.full(65536, 0xFFFF, dtype=np.uint16)  # two ASCII characters (a little-endian uint16) → their byte
 for _i, _a in enumerate(b"0123456789abcdef"):
     for _j, _b in enumerate(b"0123456789abcdef"):
@@ -586,7 +597,7 @@ class Evaluator:
         self.split = split
         self.gold = gold
         self.resamples, self.seed, self.level = resamples, seed, level
-        t = self.release.read(split, _GOLD_COLUMNS, dictionary=("doc_id", "domain", "label_status"))
+        t = self.release.read(split, _GOLD_COLUMNS, dictionary=("doc_id", "origin", "domain", "label_status"))
         if "type" not in t.column_names or "record_id" not in t.column_names:
             raise ReleaseError(f"release {self.release.label}: split {split!r} lacks the record_id or type column")
         if len(t) == 0:
@@ -595,7 +606,7 @@ class Evaluator:
         self.ids = t["record_id"].combine_chunks()
         self._id_keys = _id_keys(self.ids)
         types = _class_indices(t["type"], TYPE_NAMES).to_numpy(zero_copy_only=False)
-        self.in_task = self.task.in_population()[types]
+        self.in_task = self.task.members(t)
         to_label = self.task.type_to_label()
         n = len(t)
         status, status_names = _codes(t["label_status"] if "label_status" in t.column_names
@@ -653,12 +664,6 @@ class Evaluator:
             dup = counts > 1
             raise PredictionError(f"{int(dup.sum())} record_id(s) appear more than once "
                                   f"(first: {_first(self.ids, dup)}); give one prediction per record")
-        outside = ~self.in_task[pos]
-        if outside.any():
-            raise PredictionError(
-                f"{int(outside.sum())} record_id(s) are not part of task {self.task.name!r} "
-                f"(first: {_first(ids, outside)}); it covers the records the segmenter typed "
-                f"{', '.join(self.task.population or TYPE_NAMES)}")
         return pos
 
     def _refuse_unknown(self, ids: pa.Array, unknown: np.ndarray) -> None:
@@ -692,8 +697,10 @@ class Evaluator:
                 "they were made for")
         pos = self._positions(table)
         pred = _prediction_indices(table["prediction"], self.task.labels, table["record_id"].combine_chunks())
+        inside = self.in_task[pos]  # predictions for records outside the task are ignored, and counted
+        n_outside = int(len(pos) - inside.sum())
         pred_all = np.full(len(self.ids), -1, dtype=np.int64)
-        pred_all[pos] = pred
+        pred_all[pos[inside]] = pred[inside]
         missing = self.scored & (pred_all < 0)
         n_missing = int(missing.sum())
         if n_missing and not allow_missing:
@@ -701,7 +708,9 @@ class Evaluator:
                 f"predictions missing for {n_missing} of the {int(self.scored.sum())} scored records "
                 f"(first: {_first(self.ids, missing)}); predict every record of split {self.split!r}, "
                 "or pass --allow-missing to count them as wrong")
-        return self._score(pred_all, n_missing)
+        result = self._score(pred_all, n_missing)
+        result["outside_task"] = n_outside
+        return result
 
     def _score(self, pred_all: np.ndarray, n_missing: int) -> dict:
         task, k = self.task, len(self.task.labels)
@@ -781,7 +790,9 @@ def format_report(result: dict) -> str:
         f"gold: {result['gold_description']}",
         f"scored {result['n']} records; left out: "
         + ", ".join(f"{v} {k}" for k, v in result["excluded"].items())
-        + f"; missing predictions counted wrong: {result['missing']}",
+        + f"; missing predictions counted wrong: {result['missing']}"
+        + (f"; {result['outside_task']} predictions for records outside the task ignored"
+           if result.get("outside_task") else ""),
         "",
     ]
     ci = result["ci"]
@@ -836,8 +847,8 @@ def task_frame(release, split: str, task: str | Task = "type") -> pa.Table:
     none, or it is disputed) — what a model is trained on and what a prediction file answers."""
     release = Release.open(release)
     task = get_task(task)
-    t = release.read(split, ["record_id", "doc_id", "text", "title", "parent_id", "type", "domain", "label",
-                             "label_status"])
+    t = release.read(split, ["record_id", "doc_id", "text", "title", "parent_id", "type", "origin", "domain",
+                             "label", "label_status"])
     ids = t["record_id"].combine_chunks()
     parent_pos = pc.index_in(t["parent_id"].combine_chunks(), value_set=ids)
     parent_text = pc.fill_null(pc.take(t["text"].combine_chunks(), parent_pos), "")
@@ -862,7 +873,7 @@ def task_frame(release, split: str, task: str | Task = "type") -> pa.Table:
         "segmenter": pa.array(names[to_label[types]].tolist(), pa.string()),
         "gold": pa.array([names[g] if g >= 0 else None for g in gold.tolist()], pa.string()),
     })
-    return frame.filter(pa.array(task.in_population()[types]))
+    return frame.filter(pa.array(task.members(t)))
 
 
 def benchmark_table(release_dir, *, release_ref: str = "RELEASE_DIR") -> list[dict]:

@@ -37,7 +37,10 @@ def unlabeled(work):
 
 
 def split_rows(rel, split):
-    return pa.concat_tables(pq.read_table(p) for p in sorted((rel / "data").glob(f"{split}-*.parquet"))).to_pylist()
+    """The records of a split that the record tasks cover: the segmenter's (document mode's human-gold
+    pages, origin human, are the segmentation task's)."""
+    table = pa.concat_tables(pq.read_table(p) for p in sorted((rel / "data").glob(f"{split}-*.parquet")))
+    return [r for r in table.to_pylist() if r["origin"] == "segmenter"]
 
 
 def run(args):

@@ -46,9 +46,9 @@ def nodomain(work):
 def reference(rel, split="test", task="type"):
     """Gold read back with pyarrow alone, the way the task is described in the README: records the
     segmenter typed as the task's population, human label of status agreed or single."""
-    cols = ["record_id", "doc_id", "type", "domain", "label", "label_status"]
+    cols = ["record_id", "doc_id", "type", "origin", "domain", "label", "label_status"]
     t = pa.concat_tables(pq.read_table(p, columns=cols) for p in sorted((rel / "data").glob(f"{split}-*.parquet")))
-    rows = t.to_pylist()
+    rows = [r for r in t.to_pylist() if r["origin"] == "segmenter"]
     if task == "spam":
         rows = [r for r in rows if TYPE_NAMES[r["type"]] in ("comment", "reply", "spam")]
     gold = {}
@@ -382,12 +382,36 @@ def test_errors_are_builder_errors(rel):
         ev.Evaluator(rel, "type", gold="bronze")
 
 
-def test_population_of_the_spam_task(rel, good, tmp_path):
-    _, _, preds = good
+def test_predictions_outside_the_task_are_ignored_and_counted(rel, good, tmp_path):
+    rows, gold, preds = good
+    spam_rows, spam_gold = reference(rel, task="spam")
     spam_preds = {i: ("spam" if p == "spam" else "not_spam") for i, p in preds.items()}
-    line = refused(["evaluate", str(write_jsonl(tmp_path / "p.jsonl", spam_preds)), "--release", str(rel),
-                    "--task", "spam"], "not part of task 'spam'", "comment, reply, spam")
-    assert "record_id(s)" in line
+    code, out, err = run(["evaluate", str(write_jsonl(tmp_path / "p.jsonl", spam_preds)), "--release", str(rel),
+                          "--task", "spam", "--json"])
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["outside_task"] == len(preds) - len(spam_rows) > 0 and got["n"] == len(spam_gold)
+    ids = sorted(spam_gold)
+    assert got["score"] == pytest.approx(f1_score([spam_gold[i] for i in ids], [spam_preds[i] for i in ids],
+                                                  pos_label="spam"))
+
+
+def test_records_annotators_drew_belong_to_no_record_task(rel):
+    """Document mode's human-gold pages (origin human) are the segmentation task's; the record tasks
+    neither score them nor ask for them, and the baselines do not predict them."""
+    human = [r for r in pq.read_table(rel / "data" / "test-00000-of-00001.parquet").to_pylist() if r["origin"] == "human"]
+    assert human, "the fixture has human-gold pages in test"
+    rows, gold = reference(rel)
+    assert not {r["record_id"] for r in human} & set(gold)
+    from builder.baselines import predict
+
+    assert not {r["record_id"] for r in human} & set(predict("segmenter", rel)["record_id"].to_pylist())
+    preds = noisy_predictions(rows, gold, TYPE_NAMES)
+    with_human = {**preds, **{r["record_id"]: TYPE_NAMES[r["type"]] for r in human}}
+    got = ev.evaluate(with_human, rel)
+    assert got["outside_task"] == len(human)
+    assert {k: v for k, v in got.items() if k != "outside_task"} == \
+        {k: v for k, v in ev.evaluate(preds, rel).items() if k != "outside_task"}
 
 
 def test_write_predictions_is_atomic(tmp_path, monkeypatch):

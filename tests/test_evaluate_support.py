@@ -50,7 +50,8 @@ def _text(r: random.Random, kind: str) -> str:
 
 def generate_records(n_docs: int, seed: int = 0, domains: bool = True) -> list[dict]:
     """Records of n_docs pages in the record schema (`type` as a class index); each also carries
-    `_true`, the type a careful person gives it (`type` is the segmenter's guess, wrong now and then)."""
+    `_true`, the type a careful person gives it (`type` is the segmenter's guess, wrong now and then).
+    Every tenth page is a human-gold page of document mode (origin human, `type` from people)."""
     r = random.Random(seed)
     out = []
     for d in range(n_docs):
@@ -83,6 +84,11 @@ def generate_records(n_docs: int, seed: int = 0, domains: bool = True) -> list[d
             top = add("spam" if r.random() < 0.15 else "comment", author=r.choice(AUTHORS))
             for _ in range(r.randint(0, 2)):
                 add("spam" if r.random() < 0.1 else "reply", top, 1, r.choice(AUTHORS))
+        if d % 10 == 9:  # a human-gold page of document mode: annotators' records replace the segmenter's
+            for rec in recs:
+                rec.update(origin="human", type=TYPE_INDEX[rec["_true"]], segmenter_version="0.1.0")
+            out.extend(recs)
+            continue
         for rec in recs:
             guess = rec["_true"]
             if guess == "spam" and r.random() < 0.3:
@@ -110,7 +116,7 @@ def human_labels(records: list[dict], seed: int = 0) -> list[dict]:
     rows = []
     for rec in records:
         roll, true = r.random(), rec["_true"]
-        if roll < 0.1:
+        if roll < 0.1 or rec["origin"] == "human":  # document-mode records carry no record-mode labels
             continue
         if roll < 0.2:
             rows.append(labels_row(rec["record_id"], [("ann-a", true), ("ann-b", "comment" if true != "comment"

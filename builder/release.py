@@ -60,10 +60,11 @@ LABEL_FIELDS: tuple[str, ...] = tuple(LABELS_SCHEMA["properties"])
 LABELS_SCHEMA_VERSION: str = LABELS_SCHEMA["x-schema-version"]
 
 # Parquet writer options, pinned: the same rows give the same bytes. Row groups of 20k records
-# (a few MB of text) load fast with `datasets` and still allow streaming; files stay under ~100 MB.
+# (a few MB of text) load fast with `datasets` and still allow streaming; a file holds at most 100k records
+# (~50 MB of text), which also bounds the memory of sorting one file.
 ZSTD_LEVEL = 9
 ROW_GROUP_ROWS = 20_000
-MAX_FILE_ROWS = 250_000
+MAX_FILE_ROWS = 100_000
 READ_BATCH_ROWS = 32_768
 READAHEAD = {"batch_readahead": 2, "fragment_readahead": 1}  # the scanner's defaults buffer 16 batches x 4 files
 SPLIT_SALT = b"builder-split-v1\x1f"  # the split of a document is a hash of this + its doc_id

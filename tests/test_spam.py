@@ -93,6 +93,7 @@ HAM = [
     (None, "You are completely wrong and frankly an idiot. The senator voted against the bill twice."),
     (None, "This is the dumbest take I have ever read. Shame on the editors for publishing this garbage!!!"),
     ("Rich Van Buren", "I disagree with the author about the tax plan."),
+    ("Dana Whitfield http://www.dana-whitfield.net", "I went to the same conference last year and the keynote was just as thin."),
     (None, "Pathetic. Twenty years of promises and the bridge is still closed."),
     # a URL in an argument
     (None, "The same study was covered at www.nature.com last year and nobody found the effect."),

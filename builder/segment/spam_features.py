@@ -344,9 +344,12 @@ _PROMOS = _keys("""
 # kind is enough; the second kind also appears in names (Rich, Sale, Free), so it takes two.
 _AD_AUTHOR_STRONG = re.compile(
     r"\b(?:viagra|cialis|casino|seo|loans?|payday|escorts?|bitcoin|crypto|forex|replica|backlinks?|hookup|"
-    r"weight\s?loss|work\s?from\s?home|followers|essays?|pharmacy|pills)\b|https?://|www\.|\.(?:com|net|org|info|biz)\b",
+    r"weight\s?loss|work\s?from\s?home|followers|essays?|pharmacy|pills)\b",
     re.IGNORECASE,
 )
+# A home page in the name field is common for bloggers (`Ed Brill http://…`, `Kiran @ Kiran.com`):
+# one hook, not an ad.
+_AUTHOR_LINK = re.compile(r"https?://|www\.|\.(?:com|net|org|info|biz|co\.uk)\b", re.IGNORECASE)
 _AD_AUTHOR_WEAK = re.compile(
     r"\b(?:buy|cheap|free|earn|money|cash|likes|deals?|discount|promo|coupons?|jobs?|online|invest\w*|insurance|"
     r"dating|diet|income|profit|rich|bonus|offers?|sale|shop|store|marketing|traffic|download|hack|generator|best)\b",
@@ -487,7 +490,7 @@ def analyze(text: str, author: str | None) -> Analysis:
         obfuscated=obfuscated,
         noise=noise,
         ad_author=bool(author and _is_ad_author(author)),
-        hooks=links - cites + _HOOKS.count(grams, norm),
+        hooks=links - cites + _HOOKS.count(grams, norm) + bool(author and _AUTHOR_LINK.search(author)),
         chars=len(norm),
     )
     return Analysis(norm, grams, signals)

@@ -408,8 +408,14 @@ def connect(url: str | None = None, token: str | None = None, base: Path | None 
     from label_studio_sdk import LabelStudio
     from label_studio_sdk.core.api_error import ApiError
 
-    url = url or os.environ.get("LABEL_STUDIO_URL")
-    token = token or os.environ.get("LABEL_STUDIO_API_KEY")
+    env_url, env_token = os.environ.get("LABEL_STUDIO_URL"), os.environ.get("LABEL_STUDIO_API_KEY")
+    if url is None and token is None and bool(env_url) != bool(env_token):
+        have, lack = ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY") if env_url else ("LABEL_STUDIO_API_KEY",
+                                                                                  "LABEL_STUDIO_URL")
+        raise StudioError(f"{have} is set but {lack} is not: set both for another server, or neither to use "
+                          f"`builder studio start`'s")
+    url = url or env_url
+    token = token or env_token
     if not url or not token:
         srv = _read_state(_studio_dir(base))
         if srv is None:
@@ -538,6 +544,10 @@ def read_records(path: str | Path):
         bad = set(table.column("type").to_pylist()) - set(TYPE_NAMES)
         if bad:
             raise InputError(f"{path}: unknown record types {sorted(map(str, bad))}; valid: {', '.join(TYPE_NAMES)}")
+    for name in ("record_id", "doc_id", "type", "text", "score"):
+        if table.column(name).null_count:
+            raise InputError(f"{path}: {table.column(name).null_count} records have no {name}; every record has one "
+                             f"(schemas/record.v1.json)")
     ids = table.column("record_id")
     if pc.count_distinct(ids).as_py() != len(ids):
         counts = pc.value_counts(ids)

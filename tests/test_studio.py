@@ -237,6 +237,12 @@ def test_no_server_configured(tmp_path, harbour_parquet, monkeypatch):
     one_line_error(run("push", harbour_parquet, "--project", "x"), "builder studio start", "LABEL_STUDIO_URL")
 
 
+def test_half_configured_server_is_refused(harbour_parquet, studio_server):
+    env = {"LABEL_STUDIO_URL": studio_server.url, "LABEL_STUDIO_API_KEY": None}
+    one_line_error(run("push", harbour_parquet, "--project", "x", env=env),
+                   "LABEL_STUDIO_URL is set but LABEL_STUDIO_API_KEY is not")
+
+
 def test_wrong_token(tmp_path, harbour_parquet, studio_server):
     env = {"LABEL_STUDIO_URL": studio_server.url, "LABEL_STUDIO_API_KEY": "f" * 40}
     one_line_error(run("push", harbour_parquet, "--project", "x", env=env), "refused the API token",
@@ -256,6 +262,14 @@ def test_bad_records_input(tmp_path, write_records, studio_env, harbour_records,
     one_line_error(run("push", tmp_path / "notes.parquet", "--project", project_name), "Parquet")
     dup = write_records(harbour_records + harbour_records[:1], tmp_path / "dup.parquet")
     one_line_error(run("push", dup, "--project", project_name), "occurs more than once")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(dup).slice(0, 3)
+    table = table.set_column(table.schema.get_field_index("score"), "score", pa.array([0.5, None, 0.5], pa.float32()))
+    pq.write_table(table, tmp_path / "noscore.parquet")
+    one_line_error(run("push", tmp_path / "noscore.parquet", "--project", project_name), "1 records have no score")
+    assert studio.find_project(studio.connect(), project_name) is None, "nothing was created for bad input"
 
 
 def test_pull_keeps_an_earlier_labels_dir_until_it_succeeds(tmp_path, harbour_parquet, studio_client, studio_env,

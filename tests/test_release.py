@@ -317,27 +317,56 @@ def test_verify_catches_a_changed_card_and_extra_or_missing_files(copy_of):
     assert "data/extra.parquet: not in the manifest" in problems
 
 
-def test_verify_catches_a_consistent_rewrite_that_breaks_grouping(copy_of):
-    """Rewrite a file *and* its manifest entry so checksums agree: the split check still fails."""
+def _add_row_consistently(release_dir: Path, split: str, row) -> None:
+    """Append one row to a split's file and update the manifest to match (checksums agree)."""
     import pyarrow as pa
 
-    val = copy_of / "data" / "validation-00000-of-00001.parquet"
-    train = pq.read_table(copy_of / "data" / "train-00000-of-00001.parquet")
-    moved = pq.read_table(val)
-    doc = train.column("doc_id")[0].as_py()
-    extra = train.filter(pa.compute.equal(train.column("doc_id"), doc)).slice(0, 1)
-    extra = extra.set_column(0, pa.field("record_id", pa.string(), nullable=False), pa.array(["fresh-id"]))
-    t = pa.concat_tables([extra, moved]).cast(release.release_schema())
-    release._write_parquet(t, val)
-    m = json.loads((copy_of / "manifest.json").read_text())
-    for f in m["files"]:
-        if f["path"].endswith(val.name):
-            f.update(sha256=release.sha256_file(val), bytes=val.stat().st_size, rows=t.num_rows)
-    m["splits"]["validation"]["rows"] = t.num_rows
+    f = release_dir / "data" / f"{split}-00000-of-00001.parquet"
+    t = pa.concat_tables([pq.read_table(f), row]).cast(release.release_schema())
+    t = t.sort_by([("doc_id", "ascending"), ("position", "ascending")])
+    release._write_parquet(t, f)
+    m = json.loads((release_dir / "manifest.json").read_text())
+    for e in m["files"]:
+        if e["path"].endswith(f.name):
+            e.update(sha256=release.sha256_file(f), bytes=f.stat().st_size, rows=t.num_rows)
+    m["splits"][split]["rows"] = t.num_rows
     m["fingerprint"] = release.fingerprint(m["name"], m["version"], m["files"])
-    (copy_of / "manifest.json").write_text(json.dumps(m))
+    (release_dir / "manifest.json").write_text(json.dumps(m))
+
+
+def _one_row(release_dir: Path, split: str, where, **changes):
+    import pyarrow as pa
+
+    t = pq.read_table(release_dir / "data" / f"{split}-00000-of-00001.parquet")
+    row = next(r for r in t.to_pylist() if where(r))
+    return pa.Table.from_pylist([{**row, **changes}], schema=t.schema)
+
+
+def test_verify_catches_a_consistent_rewrite_that_breaks_grouping(copy_of):
+    """Rewrite a file *and* its manifest entry so checksums agree: the split check still fails."""
+    row = _one_row(copy_of, "train", lambda r: True, record_id="fresh-id")
+    doc = row.column("doc_id")[0].as_py()
+    _add_row_consistently(copy_of, "validation", row)
     problems = "\n".join(release.verify(copy_of))
+    assert "sha256" not in problems
     assert f"document {doc!r} is in both train and validation" in problems
+
+
+def test_verify_catches_a_near_duplicate_across_splits(copy_of):
+    """A spam text of a train document pasted under a new validation document: a leak only the
+    near-duplicate check sees (documents are disjoint)."""
+    spam = TYPE_INDEX["spam"]
+    splits = _doc_splits(copy_of)
+    src = next(s for s in release.SPLITS if any(r for r in pq.read_table(
+        copy_of / "data" / f"{s}-00000-of-00001.parquet", columns=["type"]).column("type").to_pylist() if r == spam))
+    dst = next(s for s in release.SPLITS if s != src)
+    row = _one_row(copy_of, src, lambda r: r["type"] == spam, record_id="pasted-spam", doc_id="zz-new-page",
+                   position=0, parent_id=None)
+    _add_row_consistently(copy_of, dst, row)
+    assert "zz-new-page" not in splits
+    problems = release.verify(copy_of)
+    assert problems == ["1 group(s) of near-duplicate documents straddle two splits"]
+    assert release.verify(copy_of, duplicates=False) == []
 
 
 # --- diff and changelog --------------------------------------------------------------------------

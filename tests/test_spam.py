@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from builder.document import Document
 from builder.segment import segment
@@ -144,6 +146,17 @@ def test_probability_bounds():
     for author, text in SPAM + HAM + [(None, "x" * 20_000), (None, " \n\t ")]:
         p = spam_probability(text, author)
         assert 0.0 <= p <= 1.0 and not math.isnan(p)
+
+
+_NASTY = st.text(st.sampled_from(list("abcXYZ -–.,:/@$£€♥★*#\n\t\u200b\ufeff0123456789httpswww.com()[]'\"!?é字😀")),
+                 max_size=200)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_NASTY, st.text(max_size=300)), st.one_of(st.none(), st.text(max_size=40)))
+def test_any_text_gives_a_probability(text, author):
+    p = spam_probability(text, author)
+    assert 0.0 <= p <= 1.0
 
 
 def test_same_scores_under_any_hash_seed():

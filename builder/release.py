@@ -495,6 +495,8 @@ def stage(records, labels=None, *, name: str, version: str, out, ratios=DEFAULT_
     if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
         raise InputError(f"ratios {ratios} must be three non-negative shares of train/validation/test summing to 1")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a file: give the RELEASES directory (created when missing)")
     final = out / name / version
     if final.exists():
         raise ReleaseExistsError(f"{final} already exists: a published version never changes; publish a new version "

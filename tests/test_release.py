@@ -267,6 +267,8 @@ def test_bad_name_or_version(work, records, kw, match):
 def test_bad_records_are_refused(work, rows):
     with pytest.raises(InputError, match="do not exist"):
         release.stage(work / "nope", None, name="news", version="1.0.0", out=work / "r")
+    with pytest.raises(InputError, match="is a file"):
+        release.stage(work / "records.parquet", None, name="news", version="1.0.0", out=work / "records.parquet")
     empty = work / "empty-dir"
     empty.mkdir()
     with pytest.raises(InputError, match="no .parquet files"):

@@ -229,7 +229,7 @@ def test_bootstrap_resamples_documents_as_a_naive_loop_does():
     by_doc = [np.flatnonzero(docs == d) for d in range(n_docs)]
     naive = []
     loop = np.random.default_rng(2)
-    for _ in range(2000):
+    for _ in range(800):
         idx = np.concatenate([by_doc[d] for d in loop.integers(0, n_docs, size=n_docs)])
         naive.append(f1_score(y_true[idx], y_pred[idx], average="macro"))
     n_low, n_high = np.percentile(naive, [2.5, 97.5])

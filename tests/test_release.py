@@ -240,7 +240,7 @@ def test_a_release_without_labels_says_so(work, records):
         assert set(pq.read_table(f, columns=["label_status"]).column("label_status").to_pylist()) <= {"unlabeled"}
 
 
-def test_bad_labels_are_refused(work, rows):
+def test_bad_labels_are_refused(work, rows, records):
     bad = work / "bad-labels"
     write_labels(bad, [labels_row(rows[0]["record_id"], [("a", "comment")])] * 2)
     with pytest.raises(SchemaError, match="record_id appears twice"):
@@ -264,11 +264,11 @@ def test_bad_name_or_version(work, records, kw, match):
         release.stage(records, None, out=work / "releases-x", **args)
 
 
-def test_bad_records_are_refused(work, rows):
+def test_bad_records_are_refused(work, rows, records):
     with pytest.raises(InputError, match="do not exist"):
         release.stage(work / "nope", None, name="news", version="1.0.0", out=work / "r")
     with pytest.raises(InputError, match="is a file"):
-        release.stage(work / "records.parquet", None, name="news", version="1.0.0", out=work / "records.parquet")
+        release.stage(records, None, name="news", version="1.0.0", out=records)
     empty = work / "empty-dir"
     empty.mkdir()
     with pytest.raises(InputError, match="no .parquet files"):

@@ -161,9 +161,10 @@ def _split_comments(lines: list[Line], kinds: list[Kind], lo: int, hi: int, sect
                 names[lines[i].text] = names.get(lines[i].text, 0) + 1
         for i in range(lo, hi):
             k = kinds[i]
-            if k.name and not head[i] and (
-                (i + 1 < hi and kinds[i + 1].stamp and not kinds[i + 1].author and lines[i + 1].blank_before <= 1)
-                or (names[lines[i].text] >= 2 and i + 1 < hi and not meta[i + 1])
+            if k.name and not head[i] and i + 1 < hi and (
+                (kinds[i + 1].stamp and not kinds[i + 1].author and lines[i + 1].blank_before <= 1)
+                or (names[lines[i].text] >= 2 and not meta[i + 1])
+                or (lines[i + 1].indent > lines[i].indent and not meta[i + 1])  # a name over indented text
             ):
                 head[i] = meta[i] = True
     # a stamp glued under an author line belongs to that header, not to a new comment

@@ -219,6 +219,7 @@ FEATURES = (
     "heading", "tail", "gap_after3", "gap_after4", "early", "name_repeated", "name_then_text",
     "meta_density_next10", "authors_after", "name_density_next10", "short_density_next10",
     "after_largest_gap", "after_gap4", "chatty_density_next10", "meta_density_prev10", "name_density_prev10",
+    "name_over_indented", "name_over_indented_next10",
 )
 # where a comment section may start: the line right after a gap, an author line, a "N Comments" heading
 BOUNDARY_FEATURES = (
@@ -262,8 +263,11 @@ def features(lines: list[Line], kinds: list[Kind]) -> list[list[float]]:
         names_after[i] = names_after[i + 1] + kinds[i].name
         short_after[i] = short_after[i + 1] + (len(lines[i].text) <= 30)
     chatty_after = [0] * (n + 1)
+    over_after = [0] * (n + 1)
+    over = [kinds[i].name and i + 1 < n and lines[i + 1].indent > lines[i].indent for i in range(n)]
     for i in range(n - 1, -1, -1):
         chatty_after[i] = chatty_after[i + 1] + kinds[i].chatty
+        over_after[i] = over_after[i + 1] + over[i]
     # the widest vertical gap below the page's first lines: rendered pages often set their comment
     # section apart with one
     widest = max(range(2, n), key=lambda j: lines[j].blank_before, default=None)
@@ -300,6 +304,7 @@ def features(lines: list[Line], kinds: list[Kind]) -> list[list[float]]:
             (chatty_after[i] - chatty_after[min(n, i + 10)]) / 10.0,
             (meta_after[max(0, i - 10)] - meta_after[i]) / 10.0,
             (names_after[max(0, i - 10)] - names_after[i]) / 10.0,
+            float(over[i]), (over_after[i] - over_after[min(n, i + 10)]) / 10.0,
         ])
     return rows
 

@@ -8,20 +8,24 @@ region labelled with its type (region id = record_id), each reply or spam reply 
 relation from it to the comment it answers, and a per-region `who` text with the quote's speaker or
 the comment's author.
 
-Offsets. Label Studio's `value.start`/`value.end` count the browser's string units, UTF-16 code
-units (an emoji or any character outside the Basic Multilingual Plane is two), over the text as
-given (`\\r\\n` is two units): measured on label-studio 1.23.2 with the real server and headless
-Chromium (tests/test_browser_docmode.py). Python indexes code points. `Offsets` converts both
-ways; a unit offset that falls inside a surrogate pair is no place in the text.
+Offsets. Label Studio 1.23.2 counts `value.start`/`value.end` in code points over the text as
+given, `\r` and `\n` one each (it draws each as a line break): the same as Python's string indices.
+Measured with the real server and headless Chromium (tests/test_browser_docmode.py): a prediction
+at Python offsets is highlighted on exactly its characters on a page with emoji, other astral
+characters and `\r\n`, and a selection made in the page exports the Python offsets of what was
+selected. Older Label Studio versions and other tools counted UTF-16 code units (a JavaScript
+string's length: an astral character is two; label-studio #1347, Argilla #5729), so `Offsets`
+converts those too, and the check below recognizes spans that were counted that way.
 
 Pull. Only non-cancelled annotations count and, per annotator and task, only the latest (the rule
-of record mode, labels.KEEP_RULE). Each region's offsets are converted and then checked against its
-exported `value.text`: a region whose offsets do not hold its text is repaired by finding that text
-at the nearest place (and the move is reported), or left out with its reason; nothing is shifted
-silently. Whitespace at a region's ends is trimmed (the segmenter's spans never hold it; an
-annotator's drag often does), and counted. An annotation whose thread is impossible (a relation
-cycle, a reply pointing at nothing, a quote outside every article and comment, ...) is reported
-with its reason and gives no records.
+of record mode, labels.KEEP_RULE). Each region's offsets are checked against its exported
+`value.text`: offsets that do not hold their text are repaired — read as UTF-16 units when that
+holds the text, else the text is found at the nearest place — and every repair is reported with
+the move; a region whose text is nowhere is left out with its reason. Nothing is shifted silently.
+Whitespace at a region's ends is trimmed (the segmenter's spans never hold it; an annotator's drag
+often does), and counted. An annotation whose thread is impossible (a relation cycle, a reply
+pointing at nothing, a quote outside every article and comment, ...) is reported with its reason
+and gives no records.
 
 Agreement and gold. Between each pair of annotators of a document: span F1 with exact boundaries
 and with the overlap rule (one-to-one matches of character IoU ≥ 0.5), type agreement over the
@@ -57,7 +61,7 @@ OBJECT_NAME = "text"
 SPAN_CONTROL = "span"
 WHO_CONTROL = "who"
 RELATION = "answers"
-KINDS = ("utf16",)  # the unit Label Studio 1.23.2 counts in; see the module docstring
+BROWSER_UNITS = "code points"  # what Label Studio 1.23.2 counts value.start/end in: see the module docstring
 OVERLAP_IOU = 0.5
 COMMENT_LIKE = ("comment", "reply", "spam")
 CONTAINERS = ("article", "comment", "reply", "spam")  # what may hold a quote
@@ -111,7 +115,8 @@ def check_label_config(xml: str) -> None:
 
 
 class Offsets:
-    """Python string indices (code points) ↔ the browser's UTF-16 code units, for one text."""
+    """Python string indices (code points) ↔ UTF-16 code units (what a JavaScript string's length
+    counts), for one text."""
 
     def __init__(self, text: str) -> None:
         self.n = len(text)
@@ -213,13 +218,12 @@ def build_task(raw: str, records: list[dict]) -> dict:
     """A Label Studio task for one document: its raw text and the segmenter's records as one
     prediction of span regions, `answers` relations and per-region `who` texts."""
     first = records[0]
-    off = Offsets(raw)
     ids = {r["record_id"] for r in records}
     result: list[dict] = []
     relations: list[dict] = []
     for r in records:
         s, e = r["char_start"], r["char_end"]
-        value = {"start": off.to_units(s), "end": off.to_units(e), "text": raw[s:e]}
+        value = {"start": s, "end": e, "text": raw[s:e]}  # Label Studio counts code points, as Python
         result.append({"id": r["record_id"], "from_name": SPAN_CONTROL, "to_name": OBJECT_NAME, "type": "labels",
                        "value": value | {"labels": [r["type"]]}})
         who = r["speaker"] if r["type"] == "quote" else r["author"] if r["type"] in COMMENT_LIKE else None
@@ -350,23 +354,34 @@ def _nearest(raw: str, needle: str, near: int) -> int | None:
     return best
 
 
+def _no_cr(s: str) -> str:
+    return s.replace("\r", "")
+
+
 def locate(raw: str, off: Offsets, value: dict) -> tuple[int | None, int | None, str | None, str | None]:
     """A region's Python span from its exported value: (start, end, repair, None), or (None, None,
-    None, reason) when it cannot be placed. The converted offsets must hold value.text exactly;
-    otherwise the text is looked for at the nearest place (`repair` says from where to where)."""
+    None, reason) when it cannot be placed. The offsets (code points) must hold value.text; text
+    that differs only by carriage returns is the same text (a browser's selection may give `\n`
+    for `\r\n`). Otherwise: the offsets read as UTF-16 units, then the text at the nearest place;
+    `repair` says what was done."""
     su, eu, text = value.get("start"), value.get("end"), value.get("text")
     if not isinstance(text, str) or not text:
         return None, None, None, f"the region has no exported text (start {su!r}, end {eu!r}) to check its offsets by"
-    s, e = off.from_units(su), off.from_units(eu)
-    if s is not None and e is not None and raw[s:e] == text:
-        return s, e, None, None
-    where = "outside the text or inside a surrogate pair" if s is None or e is None else f"hold {raw[s:e][:40]!r}"
-    near = s if s is not None else min(max(su if isinstance(su, int) else 0, 0), len(raw))
+    ok = (isinstance(su, int) and isinstance(eu, int) and not isinstance(su, bool) and not isinstance(eu, bool)
+          and 0 <= su <= eu <= len(raw))
+    if ok and (raw[su:eu] == text or _no_cr(raw[su:eu]) == _no_cr(text)):
+        return su, eu, None, None
+    s16, e16 = off.from_units(su), off.from_units(eu)
+    if s16 is not None and e16 is not None and raw[s16:e16] == text and (s16, e16) != (su, eu):
+        return s16, e16, (f"offsets {su}:{eu} hold the region's text only as UTF-16 code units (a client counting "
+                          f"JavaScript string length): {s16}:{e16} in code points"), None
+    where = f"hold {raw[su:eu][:40]!r}" if ok else f"are outside the text (0..{len(raw)})"
+    near = min(max(su if isinstance(su, int) else 0, 0), len(raw))
     at = _nearest(raw, text, near)
     if at is None:
-        return None, None, None, (f"offsets {su}:{eu} (browser units) {where}, not the region's text "
-                                  f"{text[:40]!r}, and that text is nowhere in the document")
-    return at, at + len(text), (f"offsets {su}:{eu} (browser units) {where}, not the region's text; the text is at "
+        return None, None, None, (f"offsets {su}:{eu} {where}, not the region's text {text[:40]!r}, and that text "
+                                  f"is nowhere in the document")
+    return at, at + len(text), (f"offsets {su}:{eu} {where}, not the region's text; the text is at "
                                 f"{at}:{at + len(text)} (moved by {at - near:+d})"), None
 
 
@@ -817,7 +832,7 @@ def from_export(tasks) -> Pulled:
         "left_out": left_out,
         "disputed": disputed_spans,
         "tasks_without_document": meta["tasks_without_document"],
-        "offset_units": KINDS[0],
+        "offset_units": BROWSER_UNITS,
         "keep_rule": KEEP_RULE,
         "gold_rule": "one annotator: single; several: spans a strict majority made alike (boundaries, type, parent "
                      "span) are gold, the rest disputed; documents single or agreed (no disputed span) are human gold",

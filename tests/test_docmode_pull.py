@@ -59,8 +59,8 @@ def span(first: str, last: str, start_at: int = 0) -> tuple[int, int]:
     return s, PAGE.index(last, s) + len(last)
 
 
-def units(i: int) -> int:
-    """What a browser's string length counts: UTF-16 code units (computed apart from docmode)."""
+def utf16(i: int) -> int:
+    """What a JavaScript string's length counts: UTF-16 code units (computed apart from docmode)."""
     return len(PAGE[:i].encode("utf-16-le")) // 2
 
 
@@ -97,8 +97,8 @@ def segmenter_records() -> list[dict]:
 
 def region(rid: str, s: int, e: int, label: str, who: str | None = None, *, at: tuple[int, int] | None = None,
            text: str | None = None) -> list[dict]:
-    """A span region as the browser sends it: offsets in UTF-16 units (`at` overrides them)."""
-    u = at or (units(s), units(e))
+    """A span region as Label Studio 1.23.2 sends it: offsets in code points (`at` overrides them)."""
+    u = at or (s, e)
     value = {"start": u[0], "end": u[1], "text": PAGE[s:e] if text is None else text}
     out = [{"id": rid, "from_name": "span", "to_name": "text", "type": "labels", "origin": "manual",
             "value": value | {"labels": [label]}}]
@@ -127,12 +127,11 @@ def pushed(tmp_path, write_records, studio_env, studio_client, project_name):
 
 def alice_result() -> list[dict]:
     """Alice's corrections: Lena's comment is a reply to Kai's, Tom's comment ends after its emoji,
-    the quote's speaker is the full name; and two regions the browser got wrong."""
-    shifted = (ARTICLE[0], ARTICLE[1])  # counted in code points, as a buggy client would: 🎉 before it is missed
+    the quote's speaker is the full name; and three regions whose offsets do not hold their text."""
     return [
-        *region("a1", *ARTICLE, "article", at=shifted),
+        *region("a1", *ARTICLE, "article", at=(utf16(ARTICLE[0]), utf16(ARTICLE[1]))),  # a client counting UTF-16
         *region("q1", *QUOTE, "quote", "the festival director, Ines Carr"),
-        *region("k1", *KAI, "comment", "Kai Brant"),
+        *region("k1", *KAI, "comment", "Kai Brant", at=(KAI[0] + 3, KAI[1] + 3)),  # 3 characters off
         *region("l1", LENA[0] - 4, LENA[1], "reply", "Lena O"),  # dragged over the indentation: trimmed
         *region("t1", *TOM, "comment", "Tom Hale"),
         *region("x1", *TOM, "comment", text="a text that is not on the page"),
@@ -168,8 +167,9 @@ def test_pull_returns_each_annotators_records_at_python_offsets(tmp_path, pushed
     assert (lena["parent_id"], lena["depth"], lena["author"]) == (kai["record_id"], 1, "Lena O")
     assert (quote["parent_id"], quote["speaker"]) == (by_span[ARTICLE]["record_id"], "the festival director, Ines Carr")
 
-    (repaired,) = report["repaired"]
-    assert repaired["region"] == "a1" and "moved by" in repaired["repair"]
+    repaired = {r["region"]: r["repair"] for r in report["repaired"]}
+    assert sorted(repaired) == ["a1", "k1"]
+    assert "only as UTF-16 code units" in repaired["a1"] and "moved by -3" in repaired["k1"]
     (lost,) = report["left_out"]
     assert lost["region"] == "x1" and "nowhere in the document" in lost["reason"]
     assert report["regions"]["trimmed_whitespace"] == 1
@@ -248,10 +248,11 @@ def test_a_reply_cycle_and_a_quote_outside_every_container_are_impossible():
 
 def test_offsets_inside_a_surrogate_pair_are_repaired_from_the_text():
     s, e = span("Next year bring", "🍔🍟")
-    j = judge([*base()[:-1], *region("t", s, e, "comment", at=(units(s), units(e) - 1)), relation("l", "k")])
-    # the end unit falls between the halves of 🍟: repaired by its text, and said so
+    j = judge([*base()[:-1], *region("t", s, e, "comment", at=(utf16(s), utf16(e) - 1)), relation("l", "k")])
+    # UTF-16 offsets whose end falls between the halves of 🍟: no reading holds the text, which is
+    # found at the nearest place, and said so
     assert not j.problems and [r["region"] for r in j.repairs] == ["t"]
-    assert "inside a surrogate pair" in j.repairs[0]["repair"]
+    assert f"moved by {s - utf16(s):+d}" in j.repairs[0]["repair"]
     assert any((r["char_start"], r["char_end"]) == (s, e) for r in j.records)
 
 

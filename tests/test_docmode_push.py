@@ -69,6 +69,7 @@ def test_example_document_pushed_twice_gives_one_task_with_13_regions(tmp_path, 
     for region in spans:
         rec = by_id[region["id"]]
         assert region["value"]["labels"] == [rec["type"]]
+        assert (region["value"]["start"], region["value"]["end"]) == (rec["char_start"], rec["char_end"])
         assert docmode.collapse(region["value"]["text"]) == rec["text"]
     relations = {(r["from_id"], r["to_id"]) for r in pred.result if r["type"] == "relation"}
     assert relations == {(r["record_id"], r["parent_id"]) for r in records if r["type"] in ("reply", "spam")

@@ -185,6 +185,7 @@ def test_same_scores_under_any_hash_seed():
 SAMPLE_SPAM_AUTHORS = {
     "spam_01_transit_fares": {"Ja-c-k-ie W.", "Cheap Car Insurance Quotes Online", "Lil Breezo"},
     "spam_02_stadium_vote": {"Quick Cash Loans Today", "♥ Lucy ♥"},
+    "spam_03_blog_says": {"Best Online Coupon Deals", "Kasia W."},
 }
 
 
@@ -192,7 +193,7 @@ SAMPLE_SPAM_AUTHORS = {
 def test_sample_pages(stem):
     raw = (SAMPLES / f"{stem}.txt").read_text(encoding="utf-8")
     recs = [r for r in segment(Document(doc_id=stem, text=raw)) if r["type"] in ("comment", "reply", "spam")]
-    assert len(recs) >= 7
+    assert len(recs) >= 5
     assert {r["author"] for r in recs if r["type"] == "spam"} == SAMPLE_SPAM_AUTHORS[stem]
 
 

@@ -179,6 +179,13 @@ def find_files(inputs: Iterable[os.PathLike | str], exclude: Iterable[os.PathLik
     path, hidden names (starting with '.') skipped. `exclude` are paths (files or directories) that
     are never read, e.g. the run's own output. Raises InputError for a missing path or a file of
     an unknown type, before anything is read."""
+    try:
+        return _find_files(inputs, exclude)
+    except OSError as e:  # e.g. a name too long, a folder that cannot be listed
+        raise InputError(f"{e.filename}: cannot read: {e.strerror or e}") from None
+
+
+def _find_files(inputs, exclude) -> list[Path]:
     excluded = [Path(p).resolve() for p in exclude]
 
     def is_excluded(p: Path) -> bool:

@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from builder.document import Document
-from builder.errors import InputError
+from builder.errors import BuilderError, InputError
 from builder.ingest import Fields, Ingested, Rejected, read_documents
 from builder.schema import FIELDS, SCHEMA, SCHEMA_VERSION, TYPE_INDEX, TYPE_NAMES, arrow_fields, arrow_schema
 
@@ -221,10 +221,13 @@ class _Target:
             os.replace(self.tmp, self.path)
 
     def discard(self) -> None:
-        if self.tmp.is_dir():
-            shutil.rmtree(self.tmp)
-        else:
-            self.tmp.unlink(missing_ok=True)
+        try:
+            if self.tmp.is_dir():
+                shutil.rmtree(self.tmp)
+            else:
+                self.tmp.unlink()
+        except OSError:  # never created (no folder, a name too long, ...); a leftover goes with the next run
+            pass
 
 
 def _alive(pid: int) -> bool:
@@ -246,6 +249,13 @@ def output_paths(out: Path, quarantine: Path | None, report: Path | None) -> tup
 
 
 def _check_outputs(out: Path, single: bool, quarantine: Path, report: Path, shard_rows: int | None) -> None:
+    try:
+        _check_output_paths(out, single, quarantine, report, shard_rows)
+    except OSError as e:  # e.g. a name too long for the file system
+        raise InputError(f"cannot use the output path {e.filename}: {e.strerror or e}") from None
+
+
+def _check_output_paths(out: Path, single: bool, quarantine: Path, report: Path, shard_rows: int | None) -> None:
     if single and shard_rows is not None:
         raise InputError(f"--shard-rows applies to a directory output; {out} ends in .parquet and is written "
                          f"as one file (give a path without .parquet for shards)")
@@ -261,6 +271,10 @@ def _check_outputs(out: Path, single: bool, quarantine: Path, report: Path, shar
             raise InputError(f"{out} exists and holds files other than part-*.parquet shards ({', '.join(foreign[:3])}"
                              f"{', ...' if len(foreign) > 3 else ''}); it is not replaced: choose another --out")
     paths = {"--out": out.resolve(), "--quarantine": quarantine.resolve(), "--report": report.resolve()}
+    for name, p in paths.items():
+        folder = next(a for a in p.parents if a.exists())
+        if not folder.is_dir():
+            raise InputError(f"{name} {p}: {folder} is a file, not a directory")
     for name, p in list(paths.items())[1:]:
         if p == paths["--out"] or (not single and paths["--out"] in p.parents):
             raise InputError(f"{name} {p} would be inside or replace the output {out}; put it elsewhere")
@@ -489,6 +503,9 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
         for t in targets.values():  # the report last: its presence says the run completed
             t.commit()
         return result
+    except OSError as e:  # the inputs' own errors were quarantined: this is writing (permissions, disk full)
+        where = f"{e.filename}: " if e.filename else ""
+        raise BuilderError(f"cannot write the output: {where}{e.strerror or e}; nothing was written") from None
     finally:
         if sink is not None:
             sink.abort()

@@ -179,6 +179,23 @@ def test_output_of_the_wrong_kind_is_refused(tmp_path):
     assert r.exit_code == 2 and "inside or replace the output" in r.output
 
 
+def test_unwritable_output_is_one_line(tmp_path):
+    (tmp_path / "in.txt").write_text(make_doc(1))
+    (tmp_path / "plain").write_text("a file, not a directory")
+    line = _one_line_error(run_builder("segment", tmp_path / "in.txt", "--out", tmp_path / "plain" / "r.parquet"),
+                           "is a file, not a directory")
+    assert str(tmp_path / "plain") in line
+    # what only shows when writing is one line too (here: the temporary name is one too long)
+    before = sorted(tmp_path.iterdir())
+    long_name = "x" * 240 + ".parquet"
+    _one_line_error(run_builder("segment", tmp_path / "in.txt", "--out", tmp_path / long_name,
+                                "--quarantine", tmp_path / "q.jsonl", "--report", tmp_path / "rep.json"),
+                    "cannot write the output", "File name too long")
+    assert sorted(tmp_path.iterdir()) == before
+    _one_line_error(run_builder("segment", tmp_path / "in.txt", "--out", tmp_path / ("y" * 300 + ".parquet")),
+                    "File name too long")
+
+
 def test_bad_table_column_is_one_line_before_any_work(tmp_path):
     (tmp_path / "t.csv").write_text("id,body\n1,some text\n")
     _one_line_error(run_builder("segment", tmp_path / "t.csv", "--out", tmp_path / "r.parquet"),

@@ -160,13 +160,16 @@ def studio_add_annotator(name: str, password: str | None) -> None:
 @click.option("--project", required=True, help="Label Studio project title; created (config + guidelines) when missing.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True,
               help="Tasks per import request; each batch is committed whole.")
+@click.option("--overlap", type=click.IntRange(min=1), default=2, show_default=True,
+              help="A new project's annotators per task: the labeling queue serves each task until this many "
+                   "have answered (agreement needs 2 or more).")
 @click.option("--mode", type=click.Choice(["record", "document"]), default="record", show_default=True,
               help="record: one task per record (its type). document: one task per document, the whole page "
                    "with the segmenter's records as spans, reply relations and speakers/authors to correct.")
 @click.option("--docs", "docs", multiple=True, type=click.Path(path_type=Path),
               help="--mode document: the inputs `builder segment` read (repeatable); the raw text of each "
                    "document is read from them and checked against its records.")
-def push_cmd(records: Path, project: str, batch_size: int, mode: str, docs: tuple[Path, ...]) -> None:
+def push_cmd(records: Path, project: str, batch_size: int, overlap: int, mode: str, docs: tuple[Path, ...]) -> None:
     """Send RECORDS (a records Parquet file or directory) to Label Studio as tasks, pre-annotated with
     the segmenter's type and score. Tasks are keyed by record_id: pushing again adds only new
     records, and an interrupted push completes when run again. With --mode document, one task per
@@ -192,7 +195,8 @@ def push_cmd(records: Path, project: str, batch_size: int, mode: str, docs: tupl
 
     with tqdm(unit="task", desc=f"push {project}", disable=None) as bar:
         try:
-            rep = studio.push(records, project, client=client, batch_size=batch_size, on_plan=plan, on_batch=batch)
+            rep = studio.push(records, project, client=client, batch_size=batch_size, overlap=overlap, on_plan=plan,
+                              on_batch=batch)
         except KeyboardInterrupt:
             bar.close()
             click.echo(f"builder: interrupted after {done['imported']} of {done['planned'] or '?'} new tasks were "
@@ -322,7 +326,10 @@ def _publish(records: Path, labels_dir: Path | None, name: str, version: str, ou
         click.echo(f"warning: {dedup['largest_cluster']} of {docs} documents are joined into one group by "
                    "near-duplicate records and share one split; see the card's near-duplicate table", err=True)
     try:
-        path = release.seal(staged, None)
+        from builder.evaluate import benchmark_table  # the official evaluator scores the baselines before sealing
+
+        table = benchmark_table(staged.path, release_ref=f"{out}/{name}/{version}")
+        path = release.seal(staged, table)
     finally:
         staged.discard()
     m = staged.manifest

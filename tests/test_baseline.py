@@ -161,3 +161,25 @@ def test_commands_have_help_and_their_choices_are_the_declared_ones():
     eparams = {p.name: p for p in cli.commands["evaluate"].params}
     assert tuple(eparams["task"].type.choices) == (*ev.TASKS, *ev.TASKS_SCHEMA["document_tasks"])  # + segmentation (docmode)
     assert tuple(eparams["gold"].type.choices) == ev.GOLDS
+
+
+def test_builder_publish_with_labels_puts_the_baselines_table_in_the_card(tmp_path):
+    """The CLI chains release.stage → evaluate.benchmark_table → release.seal: the published card
+    carries every baseline of every task, each figure from the official evaluator."""
+    from click.testing import CliRunner
+
+    from builder.cli import cli
+    from tests.test_evaluate_support import generate_records, human_labels, write_labels, write_records
+
+    recs = generate_records(60, seed=5)
+    records = write_records(recs, tmp_path / "in" / "records.parquet")
+    labels = write_labels(tmp_path / "in" / "labels", human_labels(recs, 5))
+    res = CliRunner().invoke(cli, ["publish", str(records), "--labels", str(labels), "--name", "news", "--version",
+                                   "1.0.0", "--out", str(tmp_path / "rel"), "--ratios", "50/25/25"])
+    assert res.exit_code == 0, res.output + res.stderr
+    card = (tmp_path / "rel" / "news" / "1.0.0" / "README.md").read_text(encoding="utf-8")
+    bench = card.split("### Benchmark", 1)[1].split("\n## ", 1)[0]
+    for task in ("type", "spam"):
+        for baseline in ("majority", "segmenter", "tfidf"):
+            assert any(f"| {task} |" in line and baseline in line for line in bench.splitlines()), (task, baseline)
+    assert "builder baseline" in bench and "builder evaluate" in bench

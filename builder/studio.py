@@ -645,9 +645,10 @@ def project_record_ids(client, project_id: int) -> list[str]:
     return ids
 
 
-def ensure_project(client, name: str):
+def ensure_project(client, name: str, overlap: int = 2):
     """(project, created): the project titled `name`, made with the record type config and the
-    guidelines as instructions when missing; an existing one must label the schema's types."""
+    guidelines as instructions when missing; an existing one must label the schema's types.
+    `overlap`: how many annotators the labeling queue gives each task (agreement needs two)."""
     project = find_project(client, name)
     if project is not None:
         full = client.projects.get(id=project.id)
@@ -665,12 +666,13 @@ def ensure_project(client, name: str):
         show_instruction=True,
         show_skip_button=True,
         enable_empty_annotation=False,
-        maximum_annotations=1000,  # several annotators may label every task: agreement needs overlap
+        maximum_annotations=overlap,  # the queue serves a task until this many annotators answered it
+        overlap_cohort_percentage=100,  # ... for every task: agreement and alpha are measured on all of them
     )
     return project, True
 
 
-def push(records: str | Path, project: str, *, client=None, batch_size: int = 500,
+def push(records: str | Path, project: str, *, client=None, batch_size: int = 500, overlap: int = 2,
          on_plan: Callable[[int, int], None] | None = None,
          on_batch: Callable[[int], None] | None = None) -> PushReport:
     """Import the records as tasks of `project`, with the segmenter's type as prediction. Tasks are
@@ -682,9 +684,11 @@ def push(records: str | Path, project: str, *, client=None, batch_size: int = 50
     Two pushes to one project at the same time can both import a record: push one at a time."""
     if batch_size < 1:
         raise InputError(f"batch size must be at least 1, not {batch_size}")
+    if overlap < 1:
+        raise InputError(f"overlap must be at least 1 annotator per task, not {overlap}")
     table = read_records(records)
     client = client or connect()
-    proj, created = ensure_project(client, project)
+    proj, created = ensure_project(client, project, overlap)
     existing: set[str] = set()
     duplicates: list[str] = []
     if not created and (proj.task_number or 0) > 0:

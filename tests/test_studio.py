@@ -73,6 +73,7 @@ def test_push_adds_only_new_records_with_predictions(tmp_path, write_records, ha
         assert pred.result[0]["value"]["choices"] == [r["type"]]
     project = studio_client.projects.get(id=rep.project_id)
     assert studio.config_choices(project.label_config)["type"] == list(TYPE_NAMES)
+    assert project.maximum_annotations == 2, "two annotators per task by default: agreement needs overlap"
     assert "A reply that is spam" in project.expert_instruction and project.show_instruction
 
 

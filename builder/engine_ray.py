@@ -16,11 +16,14 @@ fills them in arrival order) and hands back a one-row summary — rows written, 
 record count or why it failed — so the quarantine and the report are built in the same single
 pass, exactly as the local engine builds them.
 
-The driver reads ahead one window of units at a time — WINDOW_CHARS of text, or UNITS_PER_CPU
-units per cluster CPU when that is more — and runs one Ray Data execution per window, so memory
-stays bounded however large the corpus (at the cost of a short idle tail at the end of each window). Shards are written into a temporary directory next
-to --out and renamed into place when every document is accounted for: on a cluster, --out must be
-on storage that the driver and every node see (the run checks that it sees every shard).
+The driver cuts the units into windows — WINDOW_CHARS of text, or UNITS_PER_CPU units per cluster
+CPU when that is more — and runs one Ray Data execution per window, in a background thread, while
+it reads the next window: memory stays bounded (about three windows) however large the corpus, at
+the cost of a short idle tail at the end of each window.
+
+Shards are written into a temporary directory next to --out and renamed into place when every
+document is accounted for: on a cluster, --out must be on storage that the driver and every node
+see (the run checks that it sees every shard).
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ import pickle
 import signal
 import socket
 import sys
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,7 +61,7 @@ from builder.run import (COMPRESSION, ROW_GROUP_ROWS, SHARD_NAME, _Batch, _batch
 from builder.schema import SCHEMA_VERSION, TYPE_NAMES
 
 SHARD_CHARS = 8_000_000  # text per unit of work (one task, one shard): seconds of one core, ~15k records
-WINDOW_CHARS = 256_000_000  # text the driver reads ahead and hands to Ray in one execution...
+WINDOW_CHARS = 128_000_000  # text the driver reads ahead and hands to Ray in one execution...
 UNITS_PER_CPU = 4  # ...or more on a large cluster: enough units that no CPU idles until the last few
 PROBE_SECONDS = 10
 
@@ -216,6 +220,26 @@ def _run_window(window: list[_Unit], tmp_out: Path, segment, workers: int | None
     return {row["unit"]: row for row in ds.take_all()}
 
 
+def _pipelined(windows: Iterator[list[_Unit]], run: Callable[[list[_Unit]], dict]
+               ) -> Iterator[tuple[list[_Unit], dict]]:
+    """(window, run(window)) in order, each run in a background thread, so the driver reads the
+    next window while the cluster works on this one. At most one window runs and one waits."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="builder-ray-window")
+    pending: deque[tuple[list[_Unit], Future]] = deque()
+    try:
+        for window in windows:
+            pending.append((window, pool.submit(run, window)))
+            if len(pending) > 1:
+                done, fut = pending.popleft()
+                yield done, fut.result()
+        while pending:
+            done, fut = pending.popleft()
+            yield done, fut.result()
+    finally:
+        # Not waiting: on an error or Ctrl-C the caller shuts Ray down, which ends a running window.
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 # --------------------------------------------------------------------------- the run
 
 
@@ -275,8 +299,8 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
                 qf.write(json.dumps(r.as_json(), ensure_ascii=False) + "\n")
 
             window_chars = max(window_chars, UNITS_PER_CPU * _cluster_cpus() * shard_chars)
-            for window in _windows(_units(_batches(items), shard_chars), window_chars):
-                done = _run_window(window, tmp_out, segment, workers)
+            windows = _windows(_units(_batches(items), shard_chars), window_chars)
+            for window, done in _pipelined(windows, lambda w: _run_window(w, tmp_out, segment, workers)):
                 for unit in window:
                     if not unit.docs:
                         for b in unit.batches:

@@ -261,6 +261,17 @@ def test_real_fakenewscorpus_sample():
     assert len({i.doc.doc_id for i in ok}) == len(ok)
 
 
+def test_real_dragnet_pages_all_decode():
+    """Scraped pages in the wild: some are cp1252, some UTF-16 with a byte-order mark."""
+    docs_dir = need_shared(SHARED / "realdata" / "dragnet" / "docs")
+    items = read(docs_dir)
+    ok = docs(items)
+    assert len(items) == len(list(docs_dir.glob("*.txt"))) and not rejected(items)
+    encodings = Counter(i.doc.encoding for i in ok)
+    assert {"utf-8", "cp1252", "utf-16"} <= set(encodings)
+    assert all("\ufffd" not in i.doc.text for i in ok if i.doc.encoding != "utf-8")
+
+
 # --------------------------------------------------------------------------- .parquet
 
 

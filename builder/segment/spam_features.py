@@ -93,6 +93,8 @@ class _Keys:
     phrases: dict[str, tuple[str, ...]]
 
     def count(self, grams: frozenset[str], norm: str) -> int:
+        """How many of the phrases norm has; grams: its 4-grams (or those of them that begin any
+        phrase of any list, which is cheaper to intersect)."""
         return sum(1 for g in grams & self.first for phrase in self.phrases[g] if phrase in norm)
 
 
@@ -269,6 +271,24 @@ _HOOKS = _keys("""
     free views
     new youtuber
     small youtuber
+    promo code
+    discount code
+    use code
+    coupon code
+    telegram
+    dm me
+    call now
+    order now
+    buy now
+    shop now
+    limited offer
+    limited time offer
+    free trial
+    download now
+    install now
+    you have won
+    you won a
+    claim your
     new artist
     new rapper
 """)
@@ -339,6 +359,8 @@ _PROMOS = _keys("""
     please like
     please share
 """)
+
+_FIRST = _HOOKS.first | _OFFERS.first | _PROMOS.first
 
 # An author name that is an ad: an offer or a product rather than a person. One word of the first
 # kind is enough; the second kind also appears in names (Rich, Sale, Free), so it takes two.
@@ -482,15 +504,17 @@ def analyze(text: str, author: str | None) -> Analysis:
         s = " ".join(s.split())  # the placeholders brought spaces
     norm = " " + _DIGITS.sub("0", s) + " "
     grams = ngrams(norm)
+    starts = grams & _FIRST  # the 4-grams that begin a phrase of some list: usually none or a few
     signals = Signals(
         links=links,
         earnings=len(_EARNINGS.findall(norm)) if MONEY in norm else 0,
-        offers=_OFFERS.count(grams, norm),
-        promos=_PROMOS.count(grams, norm),
+        offers=_OFFERS.count(starts, norm) if starts else 0,
+        promos=_PROMOS.count(starts, norm) if starts else 0,
         obfuscated=obfuscated,
         noise=noise,
         ad_author=bool(author and _is_ad_author(author)),
-        hooks=links - cites + _HOOKS.count(grams, norm) + bool(author and _AUTHOR_LINK.search(author)),
+        hooks=links - cites + (_HOOKS.count(starts, norm) if starts else 0)
+        + bool(author and _AUTHOR_LINK.search(author)),
         chars=len(norm),
     )
     return Analysis(norm, grams, signals)

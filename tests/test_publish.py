@@ -134,3 +134,20 @@ def test_the_example_document_publishes_identically_twice(tmp_path):
     # one document fills one split; datasets cannot load a split without rows, so only that one is declared
     assert sorted(ds) == sorted(s for s in ("train", "validation", "test") if m["splits"][s]["rows"])
     assert isinstance(next(iter(ds.values())).features["type"], datasets.ClassLabel)
+
+
+def test_publish_with_labels_and_a_warning_for_a_giant_group(tmp_path):
+    """Every page carries the same spam campaign: all 100 pages form one group (one split), and
+    publish says so; labels given with --labels reach the card and the manifest."""
+    from tests.test_release_data import labels_row, write_labels
+
+    rows = corpus(100, spam_every=1)
+    records = write_records(rows, tmp_path / "records.parquet")
+    labels = write_labels(tmp_path / "labels", [labels_row(r["record_id"], [("ann-a", "comment")]) for r in rows[:5]])
+    res = run("publish", records, "--labels", labels, "--name", "spammy", "--version", "1.0.0", "--out", tmp_path / "out")
+    assert "warning: 100 of 100 documents are joined into one group" in res.stderr
+    rel = tmp_path / "out" / "spammy" / "1.0.0"
+    m = json.loads((rel / "manifest.json").read_text())
+    assert m["labels"]["snapshot"] == 7 and m["dedup"]["largest_cluster"] == 100
+    assert sum(1 for s in m["splits"].values() if s["rows"]) == 1
+    assert "| label_status = single | 5 |" in (rel / "README.md").read_text()

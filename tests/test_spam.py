@@ -5,6 +5,7 @@ determinism and speed."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import os
 import subprocess
@@ -248,10 +249,18 @@ def test_real_news_comments_are_rarely_spam():
 
 
 def test_training_reproduces_the_shipped_model(youtube):
+    """Same data, same weights: exactly here (the hash); on another machine or scikit-learn
+    release a weight may round the other way, so the test allows one unit of the 4th decimal."""
     t, data = youtube
     model = t.train(list(data))
-    assert model["weights_sha256"] == MODEL_INFO["weights_sha256"], "retrain with scripts/train_spam.py"
     assert "Alberto, Lochter & Almeida" in MODEL_INFO["credit"]
+    if model["weights_sha256"] == MODEL_INFO["weights_sha256"]:
+        return
+    shipped = json.loads((REPO / "builder" / "segment" / "models" / "spam_ngram.json").read_text(encoding="utf-8"))
+    assert abs(model["bias"] - shipped["bias"]) <= 1.5e-4
+    new, old = model["weights"], shipped["weights"]
+    off = [g for g in new.keys() | old.keys() if abs(new.get(g, 0.0) - old.get(g, 0.0)) > 1.5e-4]
+    assert not off, f"{len(off)} weights differ from the shipped model: retrain with scripts/train_spam.py"
 
 
 # --- speed ---------------------------------------------------------------------------------------

@@ -245,6 +245,7 @@ def test_real_news_comments_are_rarely_spam():
             paras += [p.strip() for p in text.split(marker, 1)[1].split("\n") if len(p.strip()) >= 60]
     assert len(paras) > 1000
     share = sum(spam_probability(p, None) >= 0.5 for p in paras) / len(paras)
+    print(f"{len(paras)} dragnet comment paragraphs, {share:.1%} typed spam")  # shown with pytest -s
     assert share <= 0.045, f"{share:.1%} of real comment paragraphs typed spam"
 
 

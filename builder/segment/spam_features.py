@@ -32,7 +32,7 @@ MONEY = "\ue001"
 NOISE = "\ue002"
 EMAIL = "\ue003"
 
-NGRAM = 4  # one order only: 2–5-grams together gain < 0.5 F1 point across videos at 4x the cost
+NGRAM = 4  # one order only: 2–5-grams together gained 0.1 and 0.9 F1 points across videos, at 4x the cost
 
 _TLDS = r"(?:com|net|org|info|biz|ly|co|io|me|tk|us|uk|ru|de|tv|gl|gd|to|cc|xyz|online|site|club|shop|store|top)"
 # Cheap test first: a scheme, www, or a dot followed by a TLD or by a short name and a path.

@@ -243,7 +243,7 @@ def _alive(pid: int) -> bool:
 def output_paths(out: Path, quarantine: Path | None, report: Path | None) -> tuple[Path, Path]:
     """The quarantine and report paths: as given, or next to the output (`NAME.quarantine.jsonl`,
     `NAME.report.json` beside `NAME.parquet` or the directory `NAME`)."""
-    base = out.parent / (out.name[: -len(".parquet")] if out.name.endswith(".parquet") else out.name)
+    base = out.parent / (out.name[: -len(".parquet")] if out.name.lower().endswith(".parquet") else out.name)
     return (quarantine or base.with_name(base.name + ".quarantine.jsonl"),
             report or base.with_name(base.name + ".report.json"))
 
@@ -426,7 +426,7 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
     An existing output of the same kind is replaced (atomically) when the run succeeds."""
     inputs = [Path(p) for p in inputs]
     out = Path(out)
-    single = out.name.endswith(".parquet")
+    single = out.name.lower().endswith(".parquet")
     quarantine_path, report_path = output_paths(out, Path(quarantine) if quarantine else None,
                                                 Path(report) if report else None)
     _check_outputs(out, single, quarantine_path, report_path, shard_rows)

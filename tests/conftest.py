@@ -5,6 +5,7 @@ its own project."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -150,10 +151,14 @@ def studio_env(studio_server, monkeypatch) -> dict:
     return env
 
 
+_PROJECTS = itertools.count(1)
+
+
 @pytest.fixture
 def project_name(request) -> str:
-    """A project title of this test's own (each test gets a new project)."""
-    return "t-" + re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name.removeprefix("test_"))[:48]
+    """A project title of this test's own (each test gets a new project; the number keeps titles
+    apart when two files have tests of the same name; Label Studio takes at most 50 characters)."""
+    return f"t{next(_PROJECTS)}-" + re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name.removeprefix("test_"))[:44]
 
 
 @pytest.fixture(scope="session")

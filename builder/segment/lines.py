@@ -56,7 +56,7 @@ CHATTY_WORDS = frozenset(
     "thanks thank thx lol lmao imho imo agree agreed congrats congratulations awesome wow "
     "i'm i’m you're you’re i've i’ve great post article blog".split()
 )
-_CHATTY_MARK_GATES = ("!!", "??", "?!", "!?", ":)", ":-)", ";)", ";-)", ":D", ":-D", "@")
+_CHATTY_MARK_CHARS = frozenset("!?:;@")
 CHATTY_MARKS = re.compile(r"[!?]{2}|[:;]-?[)D]|(?:^|\s)@\w")
 # junk that pages append after the article or the comments: neither article nor comment
 TAIL = re.compile(
@@ -121,7 +121,7 @@ def strip_meta(s: str) -> str:
     if "ago" in low or "yesterday" in low or "now" in low:
         s = AGO.sub(" ", s)
     if _HAS_DIGIT(s):
-        s = TIME.sub(" ", DATE.sub(" ", s))
+        s = TIME.sub(" ", DATE.sub(" ", GLUED_DATE.sub(" ", s)))
     return WEEKDAY.sub(" ", s) if not _WEEKDAYS.isdisjoint(_TOKENS(low)) else s
 
 
@@ -166,6 +166,9 @@ _WEEKDAYS = frozenset("mon monday tue tues tuesday wed wednesday thu thurs thurs
                       "sun sunday".split())
 _NUMERIC_DATE = re.compile(r"(?<![\d.])\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b")
 _HAS_DIGIT = re.compile(r"\d").search
+# a month glued to the name before it ("ElizabethOctober 29, 2012 1:24 PM")
+GLUED_DATE = re.compile(r"(?<=[a-z])(?:January|February|March|April|May|June|July|August|September|October|"
+                        r"November|December)\s+\d{1,2},?\s+\d{4}")
 
 
 def classify(text: str) -> Kind:
@@ -175,7 +178,8 @@ def classify(text: str) -> Kind:
     # stamps and headers are short: long lines skip the costlier patterns
     digits = len(text) <= 200 and _HAS_DIGIT(text) is not None
     date = digits and (_NUMERIC_DATE.search(text) is not None
-                       or (not tokens.isdisjoint(_MONTHS) or not tokens.isdisjoint(_WEEKDAYS)) and bool(DATE.search(text)))
+                       or (not tokens.isdisjoint(_MONTHS) or not tokens.isdisjoint(_WEEKDAYS)) and bool(DATE.search(text))
+                       or GLUED_DATE.search(text) is not None)
     time = digits and (":" in text or "m." in low) and bool(TIME.search(text))
     ago = ("ago" in tokens or "yesterday" in tokens or "now" in tokens) and bool(AGO.search(text))
     says = short and not tokens.isdisjoint(_SAYS_VERBS) and len(text.split()) <= 14 and bool(SAYS.search(text))
@@ -194,13 +198,13 @@ def classify(text: str) -> Kind:
     author = bool(
         (says and len(text) <= 100)
         or (byline and (date or time or slash or ago or len(text) <= 60))
-        or (slash and (date or time or text.lower().startswith("by ")))
+        or (slash and (date or time or low.startswith("by ")))
         or (bullet)
         or (stamp and 1 <= len(rest_words) <= 6)
     )
     return Kind(date, time, ago, says, byline, slash, bullet, control, pingback, name, stamp, author,
                 not CHATTY_WORDS.isdisjoint(low.split())
-                or any(m in text for m in _CHATTY_MARK_GATES) and CHATTY_MARKS.search(text) is not None,
+                or not _CHATTY_MARK_CHARS.isdisjoint(text) and CHATTY_MARKS.search(text) is not None,
                 len(text) <= 80 and bool(TAIL.match(text)),
                 len(text) <= 120 and bool(COMMENTS_HEADING.match(text)))
 
@@ -241,7 +245,8 @@ def shape(text: str) -> str:
 
 
 def features(lines: list[Line], kinds: list[Kind]) -> list[list[float]]:
-    """One feature vector per line (in the order of FEATURES), each line seen with its neighbours."""
+    """One feature vector per line (in the order of FEATURES), each line seen with its neighbours.
+    Flags stay bools (0/1 to numpy and to the dot product): converting costs more than it buys."""
     n = len(lines)
     meta = [is_meta(k) for k in kinds]
     shapes: dict[str, int] = {}
@@ -280,31 +285,31 @@ def features(lines: list[Line], kinds: list[Kind]) -> list[list[float]]:
         prev_indent = lines[i - 1].indent if i else ln.indent
         rows.append([
             1.0,
-            float(k.author), float(k.stamp), float(k.control), float(k.says), float(k.byline), float(k.slash),
-            float(k.bullet), float(k.date), float(k.time), float(k.ago), float(k.pingback), float(k.name),
-            float(k.name and nxt is not None and nxt.stamp),
-            float(k.chatty),
-            float(len(ln.text) > 80 and ends_sentence(ln.text)),
+            k.author, k.stamp, k.control, k.says, k.byline, k.slash,
+            k.bullet, k.date, k.time, k.ago, k.pingback, k.name,
+            (k.name and nxt is not None and nxt.stamp),
+            k.chatty,
+            (len(ln.text) > 80 and ends_sentence(ln.text)),
             math.log1p(len(ln.text)) / 5.0,
-            float(ln.blank_before >= 2), float(ln.blank_before >= 3), float(ln.blank_before >= 4),
-            float(ln.indent > 0), float(ln.indent != prev_indent),
-            float(any(meta[i + 1 : i + 4])), float(any(meta[max(0, i - 3) : i])),
+            (ln.blank_before >= 2), (ln.blank_before >= 3), (ln.blank_before >= 4),
+            (ln.indent > 0), (ln.indent != prev_indent),
+            (any(meta[i + 1 : i + 4])), (any(meta[max(0, i - 3) : i])),
             i / n,
-            float(meta[i] and shapes[line_shapes[i]] >= 2),
-            float(k.heading), float(k.tail),
-            float(gap_after >= 3), float(gap_after >= 4),
-            float(i < 3 and i < 0.15 * n),
-            float(k.name and names.get(ln.text, 0) >= 2),
-            float(k.name and i + 1 < n and len(lines[i + 1].text) > 60 and not meta[i + 1]),
+            (meta[i] and shapes[line_shapes[i]] >= 2),
+            k.heading, k.tail,
+            (gap_after >= 3), (gap_after >= 4),
+            (i < 3 and i < 0.15 * n),
+            (k.name and names.get(ln.text, 0) >= 2),
+            (k.name and i + 1 < n and len(lines[i + 1].text) > 60 and not meta[i + 1]),
             (meta_after[i + 1] - meta_after[min(n, i + 11)]) / 10.0,
             math.log1p(authors_after[i]) / 3.0,
             (names_after[i + 1] - names_after[min(n, i + 11)]) / 10.0,
             (short_after[i + 1] - short_after[min(n, i + 11)]) / 10.0,
-            float(i >= widest_at), float(i >= first_gap4),
+            (i >= widest_at), (i >= first_gap4),
             (chatty_after[i] - chatty_after[min(n, i + 10)]) / 10.0,
             (meta_after[max(0, i - 10)] - meta_after[i]) / 10.0,
             (names_after[max(0, i - 10)] - names_after[i]) / 10.0,
-            float(over[i]), (over_after[i] - over_after[min(n, i + 10)]) / 10.0,
+            (over[i]), (over_after[i] - over_after[min(n, i + 10)]) / 10.0,
         ])
     return rows
 

@@ -322,7 +322,7 @@ class _Plan:
     files: list[tuple[str, str, list[int]]] = field(default_factory=list)  # (split, file name, doc indices)
 
 
-def _scan(dataset: ds.Dataset, near: NearDuplicates) -> tuple[dict, np.ndarray, np.ndarray, dict]:
+def _scan(dataset: ds.Dataset, near: NearDuplicates, bar) -> tuple[dict, np.ndarray, np.ndarray, dict]:
     """Pass 1 over the records: the documents, their sizes, the near-duplicate signatures, and
     value checks that the schema alone cannot make."""
     doc_index: dict[str, int] = {}
@@ -349,7 +349,8 @@ def _scan(dataset: ds.Dataset, near: NearDuplicates) -> tuple[dict, np.ndarray, 
             counts[j] += 1
             idx[i] = j
         id_hashes.append(_id_hashes(batch.column("record_id").to_pylist()))
-        near.add(idx, batch.column("text").to_pylist())
+        near.add(idx, batch.column("text"))
+        bar.update(batch.num_rows)
     hashes = np.concatenate(id_hashes) if id_hashes else np.zeros(0, np.uint64)
     if not len(hashes):
         raise InputError("records hold no rows: there is nothing to publish")
@@ -486,7 +487,7 @@ def releases_of(out: Path, name: str) -> list[tuple[tuple[int, int, int], Path]]
 
 
 def stage(records, labels=None, *, name: str, version: str, out, ratios=DEFAULT_RATIOS,
-          max_file_rows: int = MAX_FILE_ROWS) -> Staged:
+          max_file_rows: int = MAX_FILE_ROWS, progress: bool = False) -> Staged:
     """Write the data files of NAME X.Y.Z and compute the statistics the card needs, into a
     temporary directory next to RELEASES/NAME/X.Y.Z. Refuses an existing version before any work."""
     check_name(name)
@@ -508,17 +509,21 @@ def stage(records, labels=None, *, name: str, version: str, out, ratios=DEFAULT_
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}.staging-", dir=final.parent))
     try:
-        return _stage_into(tmp, final, dataset, files, Path(records), lab, label_hashes, name, version, ratios,
-                           max_file_rows)
+        from tqdm import tqdm
+
+        with tqdm(total=2 * dataset.count_rows(), unit="row", desc=f"publish {name} {version}",
+                  disable=not progress) as bar:  # two passes over the records
+            return _stage_into(tmp, final, dataset, files, Path(records), lab, label_hashes, name, version, ratios,
+                               max_file_rows, bar)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
 def _stage_into(tmp, final, dataset, files, records_root, lab, label_hashes, name, version, ratios,
-                max_file_rows) -> Staged:
+                max_file_rows, bar) -> Staged:
     near = NearDuplicates()
-    doc_index, counts, record_hashes, seen = _scan(dataset, near)
+    doc_index, counts, record_hashes, seen = _scan(dataset, near, bar)
     roots = near.groups(len(counts))
     plan, split_by_doc = _plan(doc_index, counts, roots, ratios, near.report, max_file_rows)
 
@@ -546,6 +551,7 @@ def _stage_into(tmp, final, dataset, files, records_root, lab, label_hashes, nam
                 if f_i not in writers:
                     writers[f_i] = pa.ipc.new_file(str(spill / f"{f_i}.arrow"), in_schema)
                 writers[f_i].write_batch(batch.take(pa.array(part)))
+            bar.update(batch.num_rows)
     finally:
         for w in writers.values():
             w.close()
@@ -911,7 +917,7 @@ def verify(release, *, duplicates: bool = True) -> list[str]:
                                 j = doc_index[d] = len(doc_of_index)
                                 doc_of_index.append(d)
                             idx[i] = j
-                        near.add(idx, batch.column("text").to_pylist())
+                        near.add(idx, batch.column("text"))
             except (pa.ArrowException, OSError) as e:
                 problems.append(f"{rel}: cannot be read as Parquet ({str(e).splitlines()[0]})")
         if manifest["splits"].get(split, {}).get("rows") != rows_total:

@@ -151,3 +151,21 @@ def test_publish_with_labels_and_a_warning_for_a_giant_group(tmp_path):
     assert m["labels"]["snapshot"] == 7 and m["dedup"]["largest_cluster"] == 100
     assert sum(1 for s in m["splits"].values() if s["rows"]) == 1
     assert "| label_status = single | 5 |" in (rel / "README.md").read_text()
+
+
+def test_a_labeled_release_is_byte_identical_wherever_it_is_published(tmp_path):
+    """With human labels the card carries the benchmark table; its commands must not name this
+    machine's --out path, or the same inputs would give different cards and manifests."""
+    from builder.schema import TYPE_NAMES
+    from tests.test_release_data import labels_row, write_labels
+
+    rows = corpus(40)
+    records = write_records(rows, tmp_path / "records.parquet")
+    labels = write_labels(tmp_path / "labels", [labels_row(r["record_id"], [("ann-a", TYPE_NAMES[r["type"]])])
+                                                for r in rows])
+    for out in ("a", "b/deeper"):
+        run("publish", records, "--labels", labels, "--name", "news", "--version", "1.0.0", "--out", tmp_path / out)
+    rel_a, rel_b = tmp_path / "a" / "news" / "1.0.0", tmp_path / "b" / "deeper" / "news" / "1.0.0"
+    assert "### Benchmark\n\n| task |" in (rel_a / "README.md").read_text()
+    assert str(tmp_path) not in (rel_a / "README.md").read_text()
+    assert tree_bytes(rel_a) == tree_bytes(rel_b)

@@ -45,6 +45,7 @@ def browser(tmp_path):
 
 def test_annotator_relabels_a_task_in_the_browser(tmp_path, browser, harbour_records, harbour_parquet,
                                                  studio_server, studio_env, annotators, project_name):
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -64,7 +65,7 @@ def test_annotator_relabels_a_task_in_the_browser(tmp_path, browser, harbour_rec
     wait.until(lambda d: "/user/login" not in d.current_url)
 
     browser.get(f"{studio_server.url}/projects/{rep.project_id}/data?task={task_id}")
-    radio = {name: (By.CSS_SELECTOR, f"input[type=radio][name={name}]") for name in ("reply", "spam")}
+    radio = {name: (By.CSS_SELECTOR, f"input[type=radio][name={name}]") for name in ("reply", "comment", "spam")}
     wait.until(ec.element_located_to_be_selected(radio["reply"]))  # the segmenter's answer, pre-selected
     page = browser.find_element(By.TAG_NAME, "body").text
     assert reply["text"] in page, "the record's text is shown"
@@ -72,7 +73,10 @@ def test_annotator_relabels_a_task_in_the_browser(tmp_path, browser, harbour_rec
     assert "About time. My mother lives on the island" in page, "the comment it answers is shown"
     assert "wrong boundary" in page
 
-    # the annotator decides it is spam: click the choice's label, then Submit
+    # the hotkeys of labels/taxonomy.json work: 3 picks comment
+    ActionChains(browser).send_keys("3").perform()
+    wait.until(ec.element_located_to_be_selected(radio["comment"]))
+    # the annotator settles on spam: click the choice's label, then Submit
     browser.find_element(*radio["spam"]).find_element(By.XPATH, "./ancestor::label").click()
     wait.until(ec.element_located_to_be_selected(radio["spam"]))
     assert not browser.find_element(*radio["reply"]).is_selected()

@@ -134,6 +134,23 @@ def test_a_crash_leaves_no_half_release(work, records, monkeypatch):
     assert list((out / "news").iterdir()) == []
 
 
+def test_an_interrupt_while_writing_data_leaves_nothing(work, records, monkeypatch):
+    calls = []
+
+    def interrupt(table, labels):
+        calls.append(1)
+        if len(calls) == 2:  # the first data file is written, the second is not
+            raise KeyboardInterrupt
+        return real(table, labels)
+
+    real = release._attach_labels
+    monkeypatch.setattr(release, "_attach_labels", interrupt)
+    out = work / "releases-interrupt"
+    with pytest.raises(KeyboardInterrupt):
+        release.stage(records, None, name="news", version="1.0.0", out=out)
+    assert list((out / "news").iterdir()) == []
+
+
 def test_a_staged_release_can_be_discarded(work, records):
     out = work / "releases-discard"
     staged = release.stage(records, None, name="news", version="1.0.0", out=out)

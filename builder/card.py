@@ -16,7 +16,14 @@ LICENSE = "other"  # the texts belong to their authors and publishers; see the c
 
 
 def template_path() -> Path:
-    return Path(__file__).resolve().parent.parent / TEMPLATE
+    """The top-level DATASET_CARD.md of the checkout (publish runs from a source or editable install)."""
+    path = Path(__file__).resolve().parent.parent / TEMPLATE
+    if not path.is_file():
+        from builder.errors import InputError
+
+        raise InputError(f"the card template {TEMPLATE} is not next to the builder package ({path.parent}): "
+                         "publish from a source checkout or an editable install (pip install -e .)")
+    return path
 
 
 def _size_category(n: int) -> str:

@@ -117,6 +117,8 @@ HAM = [
     (None, "A gallon of milk is $4.29 at my store, up from $2.99 two years ago."),
     (None, "Nurses in this state make $32 an hour after ten years. That's not enough for the work they do."),
     (None, "The company paid $4.5 billion for the startup and shut it down six months later."),
+    (None, "My web sites cost a total of $6 a month, if I remember correctly, and hosting is cheap now."),
+    (None, "Families making over $30,000 a year lose the benefit, see http://www.example.com/state/food-aid-cut.html"),
     # the words spam uses, in ordinary sentences
     (None, "Check out the interview he gave in 2019, he said the exact opposite."),
     (None, "I subscribe to three newspapers and none of them reported this."),

@@ -72,14 +72,19 @@ _LEGIT_SPLIT = frozenset("e-mail e-mails t-shirt t-shirts x-ray x-rays u-turn a-
                          "e-commerce u-s u-k u-n e-u a-ha uh-oh".split())
 _DIGITS = re.compile("[1-9]")
 
+# Earnings claims. A rate ($97 per hour), a brag or a promise (earned $11752, you can make $500),
+# or a sum over a short period ($11752 in four weeks). "The company made $2 billion" matches too;
+# alone it is weak evidence (spam_rules), strong only with an offer or disguised words.
 _RATE = r"(?:per|an|a|/|every|each)\s?(?:hour|hr|day|week|wk|month|mo)\b"
-_EARN_VERB = r"(?:earn\w*|mak(?:e|es|ing)|made|got|get|gets|getting|receiv\w*|paid|paying|pays|profit\w*|cash(?:ed)?\s?out)"
+_EARN = (r"(?:earned|made|received|cashed\s?out|got\s?paid|was\s?paid|am\s?making|i\s?make|i\s?earn|"
+         r"(?:i|we)\s(?:just\s)?got|pay\s?check\sof|"
+         r"you\s(?:can|could|will)\s(?:\w+\s)?(?:earn|make|get)|start\s(?:earning|making)|(?:earn|make)\s(?:up\s)?to)")
 _SPAN = r"[^.!?\n]{0,40}?"
 _PERIOD = r"(?:hours?|days?|weeks?|months?)"
 _EARNINGS = re.compile(
     rf"{MONEY}\s?{_RATE}"  # $97 per hour
-    rf"|\b{_EARN_VERB}\s{_SPAN}{MONEY}"  # earned $11752 / making over $5000
-    rf"|{MONEY}{_SPAN}\b(?:in|within|over|for)\s(?:the\s)?(?:last\s|past\s|first\s)?(?:\w+\s)?{_PERIOD}"  # in four weeks
+    rf"|\b{_EARN}\s(?:\S+\s){{0,3}}?{MONEY}"  # earned $11752 / you can make over $5000
+    rf"|{MONEY}{_SPAN}\b(?:in|within|over|for|this|the)\s(?:the\s)?(?:last\s|past\s|first\s)?(?:\w+\s){{0,2}}{_PERIOD}"
     rf"|{MONEY}\s(?:a|an|per|every)\s(?:\w+\s)?{_PERIOD}"
 )
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from builder.segment.spam_features import Signals
 
-# An earnings claim alone can be news ("nurses earn $32 an hour"); with an offer, a link or a
-# disguise it is the classic work-from-home spam.
+# An earnings claim alone can be news ("nurses earn $32 an hour"); with an offer or a disguise it
+# is the classic work-from-home spam.
 EARNINGS = 1.5
 EARNINGS_WITH_OFFER = 4.0
 OBFUSCATED_EACH, OBFUSCATED_MAX = 1.5, 6.0  # one split word may be a stutter; three are a disguise
@@ -30,7 +30,7 @@ HOOK_FULL_CHARS = 400  # past this length the hook bonus shrinks: a link in a lo
 def rule_logit(s: Signals) -> float:
     z = 0.0
     if s.earnings:
-        z += EARNINGS_WITH_OFFER if (s.offers or s.obfuscated > OBFUSCATED_FREE or s.links) else EARNINGS
+        z += EARNINGS_WITH_OFFER if (s.offers or s.obfuscated > OBFUSCATED_FREE) else EARNINGS
     z += min(OBFUSCATED_MAX, OBFUSCATED_EACH * max(0, s.obfuscated - OBFUSCATED_FREE))
     if s.noise:
         z += NOISE
@@ -38,6 +38,7 @@ def rule_logit(s: Signals) -> float:
         z += AD_AUTHOR
     if s.promos and s.links:
         z += PROMO_WITH_LINK
-    if z == 0.0 and not s.hooks:
-        return NO_HOOK
+    if not s.hooks:
+        # A lone earnings claim is no reason to act: it is news talk ("the plant made $2 billion").
+        return z + NO_HOOK if z <= EARNINGS else z
     return z + min(HOOK_MAX, HOOK_EACH * s.hooks) * min(1.0, HOOK_FULL_CHARS / max(s.chars, 1))

@@ -502,6 +502,9 @@ def stage(records, labels=None, *, name: str, version: str, out, ratios=DEFAULT_
     if final.exists():
         raise ReleaseExistsError(f"{final} already exists: a published version never changes; publish a new version "
                                  f"(latest is {releases_of(out, name)[-1][1].name if releases_of(out, name) else 'none'})")
+    from builder import card
+
+    card.template_path()  # seal needs it: fail before the work, not after
     dataset, files = open_records(Path(records))
     lab = Labels.open(labels) if labels is not None else None
     label_hashes = lab.check() if lab else None

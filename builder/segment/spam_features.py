@@ -375,7 +375,7 @@ _AD_AUTHOR_STRONG = re.compile(
     re.IGNORECASE,
 )
 # A home page in the name field is common for bloggers (`Ed Brill http://…`, `Kiran @ Kiran.com`):
-# one hook, not an ad.
+# not an ad, and not a hook by itself.
 _AUTHOR_LINK = re.compile(r"https?://|www\.|\.(?:com|net|org|info|biz|co\.uk)\b", re.IGNORECASE)
 _AD_AUTHOR_WEAK = re.compile(
     r"\b(?:buy|cheap|free|earn|money|cash|likes|deals?|discount|promo|coupons?|jobs?|online|invest\w*|insurance|"
@@ -396,6 +396,7 @@ class Signals(NamedTuple):
     ad_author: bool
     hooks: int  # things for the reader to act on: links, "check out my", "subscribe", ...
     chars: int  # length of the normalized text
+    author_link: bool  # a home page in the author field
 
 
 class Analysis(NamedTuple):
@@ -518,8 +519,8 @@ def analyze(text: str, author: str | None) -> Analysis:
         obfuscated=obfuscated,
         noise=noise,
         ad_author=bool(author and _is_ad_author(author)),
-        hooks=links - cites + (_HOOKS.count(starts, norm) if starts else 0)
-        + bool(author and _AUTHOR_LINK.search(author)),
+        hooks=links - cites + (_HOOKS.count(starts, norm) if starts else 0),
+        author_link=bool(author and _AUTHOR_LINK.search(author)),
         chars=len(norm),
     )
     return Analysis(norm, grams, signals)

@@ -41,4 +41,5 @@ def rule_logit(s: Signals) -> float:
     if not s.hooks:
         # A lone earnings claim is no reason to act: it is news talk ("the plant made $2 billion").
         return z + NO_HOOK if z <= EARNINGS else z
-    return z + min(HOOK_MAX, HOOK_EACH * s.hooks) * min(1.0, HOOK_FULL_CHARS / max(s.chars, 1))
+    hooks = s.hooks + s.author_link  # a signature link adds to a pitch, it is not one
+    return z + min(HOOK_MAX, HOOK_EACH * hooks) * min(1.0, HOOK_FULL_CHARS / max(s.chars, 1))

@@ -616,7 +616,7 @@ def _stage_into(tmp, final, dataset, files, records_root, lab, label_hashes, nam
         "documents": len(plan.docs),
         "ratios": dict(zip(SPLITS, ratios)),
     }
-    stats["total"] = _merge_stats([{**v, "agreement_sum": v["agreement_sum"]} for v in stats["splits"].values()])
+    stats["total"] = _merge_stats(list(stats["splits"].values()))
     manifest["dedup"] = stats["dedup"]
     _atomic_write(tmp / "manifest.json", canonical_json(manifest))
     return Staged(path=tmp, final=final, name=name, version=version, manifest=manifest, stats=stats)

@@ -83,6 +83,10 @@ SPAM = [
     (None, "I earned $6,200 last month working from home part time. Start today: www.quickhomecash.net"),
     (None, "Last week I got a paycheck of $3,870 for a few hours a day on my laptop. "
            "Go to this site for more info http://fastcashdesk.example/join"),
+    # money offers of other kinds: loans, "investment managers"
+    (None, "Are you in need of a loan? We offer loans at 2% interest rate. Email us at quickloans@example.com"),
+    (None, "I invested $500 in bitcoin with Mr. James Harlow and got $8,000 back in 7 days. "
+           "Contact him on WhatsApp +1 555 0100, he is genuine."),
     # symbol noise
     (None, "★★f★★j★★k★★w★★q★★z★★ great article"),
     (None, "read this ✿b✿x✿t✿o✿p✿l✿ now"),

@@ -276,6 +276,16 @@ _HOOKS = _keys("""
     free views
     new youtuber
     small youtuber
+    email us
+    contact us
+    contact him
+    contact her
+    call us
+    text us
+    we offer
+    need a loan
+    need of a loan
+    loan offer
     promo code
     discount code
     use code

@@ -215,7 +215,12 @@ def read_csv(path: Path) -> list[tuple[str, str, bool]]:
     """(body, author, is_spam) per row, with the body cleaned the way the YouTube check lays it out
     on a page: HTML entities decoded, <br> as a space, whitespace collapsed."""
     with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+        reader = csv.DictReader(fh)
+        missing = {"AUTHOR", "CONTENT", "CLASS"} - set(reader.fieldnames or ())
+        if missing:
+            raise SystemExit(f"train_spam: {path} lacks column(s) {', '.join(sorted(missing))}; "
+                             "expected COMMENT_ID,AUTHOR,DATE,CONTENT,CLASS")
+        rows = list(reader)
     out = []
     for r in rows:
         body = re.sub(r"\s+", " ", html.unescape(re.sub(r"<br\s*/?>", " ", r["CONTENT"]))).strip()
@@ -344,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DATA, help="folder of the collection's CSV files")
     ap.add_argument("--out", type=Path, default=MODEL, help="model file to write")
     ap.add_argument("--check", action="store_true", help="retrain and compare with --out instead of writing it")
-    ap.add_argument("--cross-video", action="store_true", help="print train-on-one, test-on-other F1")
+    ap.add_argument("--cross-video", action="store_true",
+                    help="print train-on-one, test-on-other F1 (n-grams alone and the whole scorer)")
     a = ap.parse_args(argv)
     files = sorted(a.data.glob("*.csv"))
     if not files:
@@ -356,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     model = train(files)
     if a.check:
+        if not a.out.exists():
+            print(f"train_spam: no model at {a.out} to check; run without --check to write it", file=sys.stderr)
+            return 1
         shipped = json.loads(a.out.read_text(encoding="utf-8"))
         same = shipped["weights_sha256"] == model["weights_sha256"]
         print(f"{'same' if same else 'DIFFERENT'} weights: shipped {shipped['weights_sha256'][:16]} "

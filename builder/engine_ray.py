@@ -17,9 +17,9 @@ record count or why it failed — so the quarantine and the report are built in 
 pass, exactly as the local engine builds them.
 
 The driver cuts the units into windows — WINDOW_CHARS of text, or UNITS_PER_CPU units per cluster
-CPU when that is more — and runs one Ray Data execution per window, in a background thread, while
-it reads the next window: memory stays bounded (about three windows) however large the corpus, at
-the cost of a short idle tail at the end of each window.
+CPU when that is more — and runs one Ray Data execution per window while a background thread reads
+the next one: memory stays bounded (about three windows) however large the corpus, at the cost of
+a short idle tail at the end of each window.
 
 Shards are written into a temporary directory next to --out and renamed into place when every
 document is accounted for: on a cluster, --out must be on storage that the driver and every node
@@ -32,13 +32,14 @@ import json
 import logging
 import os
 import pickle
+import queue
 import signal
 import socket
 import sys
-from collections import Counter, deque
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -79,11 +80,20 @@ class _Unit:
     docs: int = 0
     chars: int = 0
 
+    blob: bytes | None = None
+
+    def pack(self) -> None:
+        """Pickle the documents for Ray and keep only what the bookkeeping needs (ids, encodings,
+        where they came from): the text then lives once, in the pickle. The documents travel
+        pickled, as they are: any text Python holds (even one Arrow would refuse, such as a lone
+        surrogate from a JSON escape) reaches the segmenter, where the local engine meets it too."""
+        self.blob = pickle.dumps([d for b in self.batches for d in b.docs], protocol=5)
+        for b in self.batches:
+            b.docs = [replace(d, text="") for d in b.docs]
+
     def payload(self) -> dict:
-        """The unit as one Ray Data row. The documents travel pickled, as they are: any text Python
-        holds (even one Arrow would refuse, such as a lone surrogate from a JSON escape) reaches
-        the segmenter, which is where the local engine meets it too."""
-        return {"unit": self.index, "docs": pickle.dumps([d for b in self.batches for d in b.docs], protocol=5)}
+        """The unit as one Ray Data row."""
+        return {"unit": self.index, "docs": self.blob}
 
 
 def _units(batches: Iterable[_Batch], shard_chars: int) -> Iterator[_Unit]:
@@ -220,24 +230,44 @@ def _run_window(window: list[_Unit], tmp_out: Path, segment, workers: int | None
     return {row["unit"]: row for row in ds.take_all()}
 
 
-def _pipelined(windows: Iterator[list[_Unit]], run: Callable[[list[_Unit]], dict]
-               ) -> Iterator[tuple[list[_Unit], dict]]:
-    """(window, run(window)) in order, each run in a background thread, so the driver reads the
-    next window while the cluster works on this one. At most one window runs and one waits."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="builder-ray-window")
-    pending: deque[tuple[list[_Unit], Future]] = deque()
+def _read_ahead(windows: Iterator[list[_Unit]]) -> Iterator[list[_Unit]]:
+    """The windows, read and packed by a background thread one window ahead, so the driver reads
+    while the cluster segments. Ray stays in the calling (main) thread, where Ctrl-C and SIGTERM
+    land and stop it cleanly; the reader is a daemon that stops when the consumer does."""
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for window in windows:
+                for unit in window:
+                    unit.pack()
+                if not put(window):
+                    return
+            put(_END)
+        except BaseException as e:  # handed to the consumer, raised there
+            put(e)
+
+    threading.Thread(target=produce, name="builder-ray-reader", daemon=True).start()
     try:
-        for window in windows:
-            pending.append((window, pool.submit(run, window)))
-            if len(pending) > 1:
-                done, fut = pending.popleft()
-                yield done, fut.result()
-        while pending:
-            done, fut = pending.popleft()
-            yield done, fut.result()
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
     finally:
-        # Not waiting: on an error or Ctrl-C the caller shuts Ray down, which ends a running window.
-        pool.shutdown(wait=False, cancel_futures=True)
+        stop.set()
+
+
+_END = object()
 
 
 # --------------------------------------------------------------------------- the run
@@ -300,7 +330,8 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
 
             window_chars = max(window_chars, UNITS_PER_CPU * _cluster_cpus() * shard_chars)
             windows = _windows(_units(_batches(items), shard_chars), window_chars)
-            for window, done in _pipelined(windows, lambda w: _run_window(w, tmp_out, segment, workers)):
+            for window in _read_ahead(windows):
+                done = _run_window(window, tmp_out, segment, workers)
                 for unit in window:
                     if not unit.docs:
                         for b in unit.batches:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -391,3 +392,25 @@ def test_publish_from_the_shards_gives_the_local_engines_release_data(both, tmp_
     data = {e: {p.name: p.read_bytes() for p in (tmp_path / e / "engines" / "1.0.0" / "data").iterdir()}
             for e in ("local", "ray")}
     assert data["ray"] == data["local"] and len(data["ray"]) == 3
+
+
+def sigterm_segment(doc: Document, pid: int) -> list[dict]:
+    """Stands for an operator's `kill PID` in the middle of a run: the worker signals the driver,
+    then keeps busy, as a long document would."""
+    os.kill(pid, signal.SIGTERM)
+    time.sleep(10)
+    return []
+
+
+def test_sigterm_stops_the_run_and_leaves_no_output(corpus, ray_head, tmp_path):
+    """In a process of its own, joined to the cluster (so the engine disconnects at the end, as it
+    stops an instance it started): SIGTERM in the middle of a window ends the run within seconds,
+    without output or temporaries."""
+    code = ("import functools, os; from builder import engine_ray; from tests.test_engine_ray import sigterm_segment; "
+            f"engine_ray.segment_corpus({[str(p) for p in corpus]!r}, {str(tmp_path / 'rec')!r}, workers=1, "
+            "segment=functools.partial(sigterm_segment, pid=os.getpid()))")
+    env = {**os.environ, "RAY_ADDRESS": ray_head, "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0",
+           "PYTHONPATH": os.pathsep.join(p for p in [str(REPO), os.environ.get("PYTHONPATH")] if p)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=90)
+    assert proc.returncode != 0 and "KeyboardInterrupt: signal 15" in proc.stderr, proc.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == [], "no records, quarantine, report or temporary left"

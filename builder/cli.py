@@ -44,6 +44,9 @@ def cli() -> None:
                    "encodings (default: NAME.report.json next to the output).")
 @click.option("--shard-rows", type=click.IntRange(min=1), default=None,
               help="Rows per shard of a directory output (default: 1,000,000).")
+@click.option("--doc-timeout", type=click.FloatRange(min=0), default=None,
+              help="CPU seconds the segmenter may spend on one document before it is stopped and the "
+                   "document quarantined (default: 300; 0: no limit). Local engine.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: worker processes on this machine. ray: Ray Data on a local Ray instance or a "
                    "cluster (a directory output only; needs the extra: pip install '.[ray]').")
@@ -57,8 +60,8 @@ def cli() -> None:
 @click.option("--url-field", default=None, help="Table inputs: the URL column (default: 'url' if present).")
 @click.option("--domain-field", default=None,
               help="Table inputs: the domain column (default: 'domain' if present, else from the URL).")
-def segment_cmd(inputs, out, workers, quarantine, report, shard_rows, engine, ray_address, id_field, text_field,
-                title_field, url_field, domain_field) -> None:
+def segment_cmd(inputs, out, workers, quarantine, report, shard_rows, doc_timeout, engine, ray_address, id_field,
+                text_field, title_field, url_field, domain_field) -> None:
     """Segment raw documents into typed records (article, quote, comment, reply, spam) as Parquet.
 
     INPUT is a file or a directory (read recursively, in sorted order, hidden names skipped):
@@ -78,7 +81,11 @@ def segment_cmd(inputs, out, workers, quarantine, report, shard_rows, engine, ra
 
         raise InputError("--ray-address applies to --engine ray; add --engine ray, or drop --ray-address")
     else:
-        kwargs = {}
+        kwargs = {} if doc_timeout is None else {"doc_timeout": doc_timeout}
+    if engine == "ray" and doc_timeout is not None:
+        from builder.errors import InputError
+
+        raise InputError("--doc-timeout applies to --engine local; drop it with --engine ray")
     result = segment_corpus(inputs, out, workers=workers, quarantine=quarantine, report=report,
                             shard_rows=shard_rows, fields=fields, progress=sys.stderr.isatty(), **kwargs)
     docs, recs = result["documents"], result["records"]

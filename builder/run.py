@@ -50,7 +50,9 @@ COMPRESSION = "zstd"
 SHARD_NAME = "part-{:05d}.parquet"
 
 SEGMENTER_ERROR = "segmenter_error"
+SEGMENTER_TIMEOUT = "segmenter_timeout"
 INVALID_RECORDS = "invalid_records"
+DOC_TIMEOUT = 300.0  # CPU seconds the segmenter may spend on one document: a safety net, not a budget
 
 _NOT_NULL = tuple(name for name, prop in SCHEMA["properties"].items()
                   if not (isinstance(prop.get("type"), list) and "null" in prop["type"]))
@@ -138,7 +140,31 @@ def _one_line(e: BaseException) -> str:
     return " ".join(f"{type(e).__name__}: {e}".split())
 
 
-def segment_batch(segment: Callable[[Document], list[dict]], docs: list[Document]
+class _DocTimeout(Exception):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise _DocTimeout
+
+
+def _segment_one(segment: Callable[[Document], list[dict]], doc: Document, timeout: float | None) -> list[dict]:
+    """segment(doc), stopped after `timeout` seconds of CPU time: a pattern that backtracks without
+    end on one page must not hang a run of millions. CPU time, not wall time, so that a busy
+    machine does not stop documents that merely waited. Needs the main thread (signals);
+    elsewhere, no limit."""
+    if not timeout or not _main_thread():
+        return segment(doc)
+    previous = signal.signal(signal.SIGPROF, _on_alarm)
+    signal.setitimer(signal.ITIMER_PROF, timeout)
+    try:
+        return segment(doc)
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
+
+
+def segment_batch(segment: Callable[[Document], list[dict]], docs: list[Document], timeout: float | None = DOC_TIMEOUT
                   ) -> tuple[pa.Table, list[tuple[str, str] | None], list[int]]:
     """Segment a batch: (records of the documents that went through, as one Arrow table;
     per document, None or (kind, reason) why it did not; per document, its record count)."""
@@ -147,7 +173,12 @@ def segment_batch(segment: Callable[[Document], list[dict]], docs: list[Document
     per_doc: list[list[dict]] = []
     for doc in docs:
         try:
-            records = segment(doc)
+            records = _segment_one(segment, doc, timeout)
+        except _DocTimeout:
+            failures.append((SEGMENTER_TIMEOUT, f"the segmenter took more than {timeout:g} CPU seconds on this "
+                                                f"document and was stopped"))
+            counts.append(0)
+            continue
         except Exception as e:  # any bug on one document must not cost the others
             failures.append((SEGMENTER_ERROR, _one_line(e)))
             counts.append(0)
@@ -376,7 +407,7 @@ def _batches(items: Iterable[Ingested | Rejected]) -> Iterator[_Batch]:
         yield b
 
 
-def _run_in_order(segment, batches: Iterator[_Batch], workers: int
+def _run_in_order(segment, batches: Iterator[_Batch], workers: int, timeout: float | None = DOC_TIMEOUT
                   ) -> Iterator[tuple[_Batch, tuple]]:
     """(batch, segment_batch's answer) in input order; at most IN_FLIGHT_PER_WORKER × workers
     batches read ahead. Input of a single batch runs in this process: starting workers would
@@ -385,7 +416,7 @@ def _run_in_order(segment, batches: Iterator[_Batch], workers: int
     batches = chain(head, batches)
     if workers <= 1 or len(head) < 2:
         for b in batches:
-            yield b, segment_batch(segment, b.docs)
+            yield b, segment_batch(segment, b.docs, timeout)
         return
     # spawn, not fork: the parent may hold threads (pyarrow, tqdm) that a fork would copy mid-lock;
     # and the workers are this process's own children, reaped at shutdown, so their CPU time and
@@ -395,7 +426,7 @@ def _run_in_order(segment, batches: Iterator[_Batch], workers: int
     window: deque[tuple[_Batch, Future]] = deque()
     try:
         for b in batches:
-            window.append((b, pool.submit(segment_batch, segment, b.docs)))
+            window.append((b, pool.submit(segment_batch, segment, b.docs, timeout)))
             if len(window) >= IN_FLIGHT_PER_WORKER * workers:
                 done, fut = window.popleft()
                 yield done, fut.result()
@@ -419,7 +450,8 @@ def _sigterm(signum, frame):
 def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, *, workers: int | None = None,
                    quarantine: os.PathLike | str | None = None, report: os.PathLike | str | None = None,
                    shard_rows: int | None = None, fields: Fields = Fields(), progress: bool = False,
-                   segment: Callable[[Document], list[dict]] | None = None) -> dict:
+                   segment: Callable[[Document], list[dict]] | None = None,
+                   doc_timeout: float | None = DOC_TIMEOUT) -> dict:
     """Segment every document of `inputs` into records written to `out` (a .parquet file, or a
     directory of shards); write the quarantine (JSONL) and the run report (JSON); return the
     report. Raises InputError for a problem with the run itself before anything is written.
@@ -433,6 +465,8 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise InputError(f"--workers {workers}: must be 1 or more")
+    if doc_timeout is not None and doc_timeout < 0:
+        raise InputError(f"--doc-timeout {doc_timeout:g}: must be 0 (no limit) or more seconds")
     # Never read the run's own outputs (nor earlier ones) as input.
     items = read_documents(inputs, fields, exclude=[out, quarantine_path, report_path])
     if segment is None:
@@ -461,7 +495,7 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
                 qf.write(json.dumps(r.as_json(), ensure_ascii=False) + "\n")
 
             bar = _progress(progress)
-            for b, (table, failures, counts) in _run_in_order(segment, _batches(items), workers):
+            for b, (table, failures, counts) in _run_in_order(segment, _batches(items), workers, doc_timeout):
                 for r in b.rejected:
                     reject(r)
                 for doc, (source, location), failure, n in zip(b.docs, b.where, failures, counts):

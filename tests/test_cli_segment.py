@@ -389,6 +389,35 @@ def test_segmenter_failures_are_quarantined_and_the_run_goes_on(corpus, tmp_path
     assert not docs & set(failed) and len(docs) == 18
 
 
+def stuck_segment(doc: Document) -> list[dict]:
+    """The real segmenter, but one document never finishes (a busy loop, as a runaway regex is)."""
+    from builder.segment import segment
+
+    if doc.doc_id == "j12":
+        while True:
+            pass
+    return segment(doc)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_document_that_never_finishes_is_stopped_and_quarantined(corpus, tmp_path, workers, monkeypatch):
+    monkeypatch.setattr("builder.run.BATCH_DOCS", 4)
+    report = segment_corpus([corpus / "rows.jsonl"], tmp_path / "r.parquet", workers=workers, segment=stuck_segment,
+                            doc_timeout=0.5)
+    entries = [json.loads(x) for x in (tmp_path / "r.quarantine.jsonl").read_text().splitlines()]
+    [stuck] = [e for e in entries if e["kind"] == "segmenter_timeout"]
+    assert stuck["doc_id"] == "j12" and "more than 0.5 CPU seconds" in stuck["reason"]
+    assert report["documents"]["segmented"] == 29
+
+
+def test_doc_timeout_option(tmp_path):
+    (tmp_path / "a.txt").write_text(make_doc(2))
+    r = invoke("segment", tmp_path / "a.txt", "--out", tmp_path / "r.parquet", "--doc-timeout", 30, "-j", 1)
+    assert r.exit_code == 0
+    r = invoke("segment", tmp_path / "a.txt", "--out", tmp_path / "r.parquet", "--doc-timeout", -1)
+    assert r.exit_code == 2 and "--doc-timeout" in r.output
+
+
 def interrupting_segment(doc: Document) -> list[dict]:
     from builder.segment import segment
 

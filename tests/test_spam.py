@@ -97,6 +97,7 @@ SPAM = [
     (None, "www.bestcheapdeals.com"),
     (None, "visit my blog for more"),
     (None, "see my new video: http://youtu.be/abc123 please like"),
+    (None, "ｃｈｅｃｋ ｏｕｔ ｍｙ ｃｈａｎｎｅｌ, 𝓷𝓮𝔀 𝓿𝓲𝓭𝓮𝓸𝓼 every day"),  # fancy letters
     (None, "plz check out my covers, I'm a small youtuber and every sub helps <3"),
     # keyword author names
     ("Cheap Viagra Online Pharmacy", "Great article, thanks for sharing."),

@@ -19,6 +19,7 @@ Pure functions over compiled patterns; no I/O, no state.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -488,12 +489,18 @@ def ngrams(norm: str) -> frozenset[str]:
     return frozenset(norm[i : i + NGRAM] for i in range(n))
 
 
+_FANCY = re.compile("[\uff21-\uff3a\uff41-\uff5a\U0001d400-\U0001d7ff\u24b6-\u24e9\U0001f130-\U0001f189]")  # fullwidth, math, circled
 _INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
 _DASHES = ("\u2010", "\u2011")  # hyphens that are not "-"
 
 
 def analyze(text: str, author: str | None) -> Analysis:
-    s = text.lower()
+    s = text
+    if not s.isascii() and _FANCY.search(s):
+        # Fancy letters to plain ones: 𝓬𝓱𝓮𝓬𝓴 and ｃｈｅｃｋ are "check", a disguise. Only then:
+        # NFKC on all text would also rewrite what ordinary pages use (…, ², ﬁ).
+        s = unicodedata.normalize("NFKC", s)
+    s = s.lower()
     if not s.isascii():
         for ch in _INVISIBLE:  # zero-width characters: page artifacts, or spam splitting words
             if ch in s:

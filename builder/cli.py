@@ -269,6 +269,7 @@ def pull_cmd(project: str, out: Path, mode: str) -> None:
 def _pull_documents(client, proj, project: str, out: Path) -> None:
     from builder import docmode, studio
 
+    docmode.require_document_project(studio.project_label_config(client, proj.id), project)
     snapshot_id, raw = studio.export_documents(client, proj.id)
     rep = docmode.write(out, export_bytes=raw, snapshot_id=snapshot_id, project=project, project_id=proj.id)
     status = ", ".join(f"{k} {v}" for k, v in rep["status"].items())

@@ -425,7 +425,7 @@ def connect(url: str | None = None, token: str | None = None, base: Path | None 
     url = url.rstrip("/")
     client = LabelStudio(base_url=url, api_key=token, timeout=300)
     try:
-        client.users.whoami()
+        client.users.whoami(request_options={"max_retries": 0})  # a server that is down: say so at once
     except httpx.TransportError:
         raise StudioError(f"Label Studio is not running at {url} (connection failed): start it with "
                           f"`builder studio start` or set LABEL_STUDIO_URL") from None
@@ -825,3 +825,8 @@ def export_documents(client, project_id: int, *, timeout: float = 600.0) -> tupl
     """An export snapshot of every task with its annotations in full and annotators' e-mails
     (document-mode regions and relations are in the annotations' results)."""
     return export_snapshot(client, project_id, with_users=True, timeout=timeout)
+
+
+def project_label_config(client, project_id: int) -> str:
+    """The project's labeling config as the server holds it."""
+    return client.projects.get(id=project_id).label_config or "<View/>"

@@ -111,6 +111,15 @@ def check_label_config(xml: str) -> None:
         raise DocModeError(f"the document config needs one <Text name={OBJECT_NAME!r} value=\"$text\">")
 
 
+def require_document_project(xml: str, project: str) -> None:
+    """A project pulled in document mode must have been made by `push --mode document`."""
+    try:
+        check_label_config(xml)
+    except DocModeError as e:
+        raise DocModeError(f"project {project!r} is not a document-mode project ({e}); pull it without "
+                           f"--mode document, or give the project `builder push --mode document` made") from None
+
+
 # ------------------------------------------------------------------------------------------ offsets
 
 

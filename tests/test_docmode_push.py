@@ -119,3 +119,32 @@ def test_documents_that_are_not_the_segmented_text_are_refused(tmp_path, write_r
     assert result.exit_code == 2 and "1 document(s) of" in result.output and "not in the documents given" in result.output
     result = run("push", path, "--project", "never-made", "--mode", "document")
     assert result.exit_code == 2 and "needs --docs" in result.output
+
+
+@pytest.mark.studio
+def test_push_is_resumable_and_pull_refuses_a_record_mode_project(tmp_path, write_records, harbour_records,
+                                                                  harbour_parquet, studio_env, studio_client,
+                                                                  project_name):
+    from tests.conftest import HARBOUR
+    from tests.test_docmode_pull import PAGE, segmenter_records
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "harbour.txt").write_text(HARBOUR, encoding="utf-8")
+    (docs / "festival.txt").write_bytes(PAGE.encode("utf-8"))
+    # a push that stopped after the first document, then the whole push again: nothing twice
+    first = docmode.push(write_records(harbour_records, tmp_path / "one.parquet"), [docs], project_name,
+                         client=studio_client)
+    assert (first.imported, first.already) == (1, 0)
+    both = write_records(harbour_records + segmenter_records(), tmp_path / "both.parquet")
+    again = docmode.push(both, [docs], project_name, client=studio_client, batch_size=1)
+    assert (again.imported, again.already, again.changed) == (1, 1, [])
+    assert sorted(t["data"]["doc_id"] for t in snapshot(studio_client, again.project_id)) == ["festival", "harbour"]
+
+    record_mode = project_name[:40] + "-records"
+    studio.push(harbour_parquet, record_mode, client=studio_client)
+    result = run("pull", "--project", record_mode, "--mode", "document", "--out", tmp_path / "L")
+    assert result.exit_code == 2 and "is not a document-mode project" in result.output
+    assert not (tmp_path / "L").exists()
+    result = run("push", both, "--project", record_mode, "--mode", "document", "--docs", docs)
+    assert result.exit_code == 2 and "is not a document-mode project" in result.output

@@ -131,6 +131,10 @@ def test_evaluate_scores_the_segmenter_against_human_gold(labelled, release_dir)
     assert r["parent_accuracy"] == pytest.approx(11 / 12) and r["depth_accuracy"] == pytest.approx(11 / 12)
     assert r["per_type"]["overlap"]["comment"]["f1"] > r["per_type"]["exact"]["comment"]["f1"]
     assert r["ci"]["low"] <= r["score"] <= r["ci"]["high"] and r["ci"]["documents"] == 2
+    festival_only = reference_macro_f1([g for g in gold if g["doc_id"] == "festival"],
+                                       [p for p in pred if p["doc_id"] == "festival"])
+    assert r["per_domain"]["domains"] == {"porthkell.example": {"documents": 1, "score": pytest.approx(festival_only)}}
+    assert r["per_domain"]["unknown_domain"] == 1, "harbour has no domain"
     again = run("evaluate", labelled["records"], "--release", release_dir, "--task", "segmentation", "--json")
     assert json.loads(again.output)["ci"] == r["ci"], "the same file gives the same interval"
     text = run("evaluate", labelled["records"], "--release", release_dir, "--task", "segmentation")

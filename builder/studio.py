@@ -335,7 +335,11 @@ def start(base: Path | None = None, log: Callable[[str], None] = lambda s: None)
         log_path = sdir / "server.log"
         offset = log_path.stat().st_size if log_path.exists() else 0
         proc = _spawn(python, data, home, log_path, admin)
-        url = _wait_ready(proc, log_path, admin["token"], RESTART_TIMEOUT, offset)
+        try:
+            url = _wait_ready(proc, log_path, admin["token"], RESTART_TIMEOUT, offset)
+        except BaseException:  # not ready, refused, or Ctrl-C: no server is left behind half-started
+            _terminate(proc.pid)
+            raise
         srv = Server(url=url, token=admin["token"], username=admin["username"], password=admin["password"],
                      data_dir=str(data), pid=proc.pid, log=str(log_path))
         _write_json_atomic(sdir / "server.json", asdict(srv))
@@ -404,8 +408,14 @@ def connect(url: str | None = None, token: str | None = None, base: Path | None 
     from label_studio_sdk import LabelStudio
     from label_studio_sdk.core.api_error import ApiError
 
-    url = url or os.environ.get("LABEL_STUDIO_URL")
-    token = token or os.environ.get("LABEL_STUDIO_API_KEY")
+    env_url, env_token = os.environ.get("LABEL_STUDIO_URL"), os.environ.get("LABEL_STUDIO_API_KEY")
+    if url is None and token is None and bool(env_url) != bool(env_token):
+        have, lack = ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY") if env_url else ("LABEL_STUDIO_API_KEY",
+                                                                                  "LABEL_STUDIO_URL")
+        raise StudioError(f"{have} is set but {lack} is not: set both for another server, or neither to use "
+                          f"`builder studio start`'s")
+    url = url or env_url
+    token = token or env_token
     if not url or not token:
         srv = _read_state(_studio_dir(base))
         if srv is None:
@@ -415,7 +425,7 @@ def connect(url: str | None = None, token: str | None = None, base: Path | None 
     url = url.rstrip("/")
     client = LabelStudio(base_url=url, api_key=token, timeout=300)
     try:
-        client.users.whoami()
+        client.users.whoami(request_options={"max_retries": 0})  # a server that is down: say so at once
     except httpx.TransportError:
         raise StudioError(f"Label Studio is not running at {url} (connection failed): start it with "
                           f"`builder studio start` or set LABEL_STUDIO_URL") from None
@@ -509,7 +519,8 @@ def read_records(path: str | Path):
 
     path = Path(path)
     if not path.exists():
-        raise InputError(f"records path {path} does not exist: give a records Parquet file or a directory of them")
+        raise InputError(f"records path {path} does not exist: give a records Parquet file or a directory of "
+                         f"them")
     try:
         dataset = ds.dataset(path, format="parquet")
     except (pa.ArrowInvalid, OSError) as e:
@@ -533,6 +544,10 @@ def read_records(path: str | Path):
         bad = set(table.column("type").to_pylist()) - set(TYPE_NAMES)
         if bad:
             raise InputError(f"{path}: unknown record types {sorted(map(str, bad))}; valid: {', '.join(TYPE_NAMES)}")
+    for name in ("record_id", "doc_id", "type", "text", "score"):
+        if table.column(name).null_count:
+            raise InputError(f"{path}: {table.column(name).null_count} records have no {name}; every record has one "
+                             f"(schemas/record.v1.json)")
     ids = table.column("record_id")
     if pc.count_distinct(ids).as_py() != len(ids):
         counts = pc.value_counts(ids)
@@ -630,9 +645,10 @@ def project_record_ids(client, project_id: int) -> list[str]:
     return ids
 
 
-def ensure_project(client, name: str):
+def ensure_project(client, name: str, overlap: int = 2):
     """(project, created): the project titled `name`, made with the record type config and the
-    guidelines as instructions when missing; an existing one must label the schema's types."""
+    guidelines as instructions when missing; an existing one must label the schema's types.
+    `overlap`: how many annotators the labeling queue gives each task (agreement needs two)."""
     project = find_project(client, name)
     if project is not None:
         full = client.projects.get(id=project.id)
@@ -650,22 +666,29 @@ def ensure_project(client, name: str):
         show_instruction=True,
         show_skip_button=True,
         enable_empty_annotation=False,
-        maximum_annotations=1000,  # several annotators may label every task: agreement needs overlap
+        maximum_annotations=overlap,  # the queue serves a task until this many annotators answered it
+        overlap_cohort_percentage=100,  # ... for every task: agreement and alpha are measured on all of them
     )
     return project, True
 
 
-def push(records: str | Path, project: str, *, client=None, batch_size: int = 500,
+def push(records: str | Path, project: str, *, client=None, batch_size: int = 500, overlap: int = 2,
+         on_plan: Callable[[int, int], None] | None = None,
          on_batch: Callable[[int], None] | None = None) -> PushReport:
     """Import the records as tasks of `project`, with the segmenter's type as prediction. Tasks are
     keyed by record_id: what the project holds already is skipped, so pushing again adds only new
     records and an interrupted push completes when run again. Each batch is one import request
-    (Label Studio commits it as a whole). `on_batch(n)` is called after each batch with its size."""
+    (Label Studio commits it as a whole). `on_plan(records, to_import)` is called once the project
+    has been asked what it holds; `on_batch(n)` after each committed batch with its size.
+
+    Two pushes to one project at the same time can both import a record: push one at a time."""
     if batch_size < 1:
         raise InputError(f"batch size must be at least 1, not {batch_size}")
+    if overlap < 1:
+        raise InputError(f"overlap must be at least 1 annotator per task, not {overlap}")
     table = read_records(records)
     client = client or connect()
-    proj, created = ensure_project(client, project)
+    proj, created = ensure_project(client, project, overlap)
     existing: set[str] = set()
     duplicates: list[str] = []
     if not created and (proj.task_number or 0) > 0:
@@ -679,6 +702,8 @@ def push(records: str | Path, project: str, *, client=None, batch_size: int = 50
 
     known = pa.array(sorted(existing), type=table.schema.field("record_id").type)
     new = table.filter(pc.invert(pc.is_in(table.column("record_id"), value_set=known)))
+    if on_plan:
+        on_plan(table.num_rows, new.num_rows)
     parents = _parents(table)
     batches = 0
     batch: list[dict] = []
@@ -800,3 +825,8 @@ def export_documents(client, project_id: int, *, timeout: float = 600.0) -> tupl
     """An export snapshot of every task with its annotations in full and annotators' e-mails
     (document-mode regions and relations are in the annotations' results)."""
     return export_snapshot(client, project_id, with_users=True, timeout=timeout)
+
+
+def project_label_config(client, project_id: int) -> str:
+    """The project's labeling config as the server holds it."""
+    return client.projects.get(id=project_id).label_config or "<View/>"

@@ -64,7 +64,8 @@ from builder.schema import SCHEMA_VERSION, TYPE_NAMES
 SHARD_CHARS = 8_000_000  # text per unit of work (one task, one shard): seconds of one core, ~15k records
 WINDOW_CHARS = 128_000_000  # text the driver reads ahead and hands to Ray in one execution...
 UNITS_PER_CPU = 4  # ...or more on a large cluster: enough units that no CPU idles until the last few
-PROBE_SECONDS = 10
+PROBE_SECONDS = 10  # for a HOST:PORT address to accept a connection
+
 
 class ClusterError(BuilderError):
     """The Ray cluster cannot be reached, or its workers cannot run this run."""
@@ -79,8 +80,7 @@ class _Unit:
     batches: list[_Batch] = field(default_factory=list)
     docs: int = 0
     chars: int = 0
-
-    blob: bytes | None = None
+    blob: bytes | None = None  # the documents, pickled by pack()
 
     def pack(self) -> None:
         """Pickle the documents for Ray and keep only what the bookkeeping needs (ids, encodings,
@@ -223,6 +223,8 @@ def _run_window(window: list[_Unit], tmp_out: Path, segment, workers: int | None
     if not payload:
         return {}
     ds = ray.data.from_items(payload, override_num_blocks=len(payload))
+    for u in window:
+        u.blob = None  # in Ray's object store now
     ds = ds.map_batches(_segment_units, batch_size=1, batch_format="pyarrow", zero_copy_batch=True,
                         fn_kwargs={"out_dir": str(tmp_out.resolve()), "schema": storage_schema(), "segment": segment},
                         compute=ray.data.TaskPoolStrategy(size=min(workers, len(payload)) if workers else None),
@@ -398,6 +400,4 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
 
 
 def _main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()

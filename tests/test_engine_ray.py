@@ -25,6 +25,9 @@ from builder.cli import cli  # noqa: E402
 from builder.document import Document  # noqa: E402
 from builder.schema import FIELDS, TYPE_NAMES  # noqa: E402
 
+# Ray Data's own DataContext trips its deprecation warnings on every execution: not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
+
 BUILDER = Path(sys.executable).with_name("builder")
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

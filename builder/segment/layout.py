@@ -302,6 +302,8 @@ def layout_with(text: str, has_title: bool, model: dict, *, with_headers: bool =
     if has_title and len(lines) > 1 and _is_title(lines[0], kinds[0]):
         title = (lines[0].start, lines[0].end)
         first = 1
+    while first < len(lines) and kinds[first].tail:
+        first += 1  # junk right under the title ("… Add your two cents.") is no more article than a tail
     body_lines, body_kinds = lines[first:], kinds[first:]
     k, margin = best_boundary(body_lines, body_kinds, model)
     n = len(lines)

@@ -68,6 +68,13 @@ TAIL = re.compile(
     r"stumbleupon))*|filed\s+under:?.*|tags?:.*)$",
     re.I,
 )
+# longer junk lines: site notices, share pleas, copyright and "read more" lines
+TAIL_LONG = re.compile(
+    r"^(?:please\s+adhere\s+to\s+our\s+comment|spread\s+the\s+word\b|(?:copyright\s*)?©|copyright\s+\d{4}|"
+    r"read\s+more\b[^.]*?(?:here|at)\s*:|rss\s+feed\s+for\b|older\s+(?:articles|posts)\s+by\b|"
+    r"(?:like|share)\s+(?:and|&)\s+share\b|.*\badd\s+your\s+two\s+cents\b)",
+    re.I,
+)
 COMMENTS_HEADING = re.compile(r"^(?:\d+\s+)?(?:comments?|responses?|replies|reader\s+comments|discussion)"
                               r"(?:\s*\(\d+\))?(?:\s+(?:to|on)\s+.*)?:?$", re.I)
 SENTENCE_END_CHARS = frozenset(".!?…\"”')")
@@ -205,7 +212,8 @@ def classify(text: str) -> Kind:
     return Kind(date, time, ago, says, byline, slash, bullet, control, pingback, name, stamp, author,
                 not CHATTY_WORDS.isdisjoint(low.split())
                 or not _CHATTY_MARK_CHARS.isdisjoint(text) and CHATTY_MARKS.search(text) is not None,
-                len(text) <= 80 and bool(TAIL.match(text)),
+                len(text) <= 80 and TAIL.match(text) is not None
+                or len(text) <= 600 and TAIL_LONG.match(text) is not None,
                 len(text) <= 120 and bool(COMMENTS_HEADING.match(text)))
 
 

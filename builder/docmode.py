@@ -942,6 +942,8 @@ def merge_gold(records: str | Path, documents: str | Path, out_file: str | Path)
                          f"{absent[0]!r}): give the records the document-mode project was pushed from")
     in_gold = pc.is_in(ds.field("doc_id"), value_set=gold_docs)
     replaced = dataset.count_rows(filter=in_gold)
+    _check_same_texts(documents, dataset.to_table(filter=in_gold, columns=["doc_id", "record_id", "text",
+                                                                           "char_start", "char_end"]), records)
     kept = dataset.to_table(filter=~in_gold)
     merged = pa.concat_tables([kept, gold_t]).sort_by([("doc_id", "ascending"), ("position", "ascending")])
     out_file = Path(out_file)
@@ -954,3 +956,22 @@ def merge_gold(records: str | Path, documents: str | Path, out_file: str | Path)
         raise
     return {"human_documents": len(gold_docs), "human_records": gold_t.num_rows,
             "segmenter_records_replaced": replaced, "segmenter_records": kept.num_rows}
+
+
+def _check_same_texts(documents: Path, segmented: pa.Table, records) -> None:
+    """The gold's offsets index the text annotators saw (in the kept export): RECORDS must have been
+    segmented from that same text, or the human records would land on other characters."""
+    meta = json.loads((documents / REPORT_FILE).read_text(encoding="utf-8"))
+    export = documents / meta["export_file"]
+    if hashlib.sha256(export.read_bytes()).hexdigest() != meta["export_sha256"]:
+        raise DocModeError(f"{export} does not match the sha256 in {REPORT_FILE}: the LABELS directory was altered; "
+                           f"pull it again")
+    texts = {t["data"]["doc_id"]: t["data"]["text"] for t in json.loads(export.read_bytes())
+             if isinstance(t.get("data"), dict) and isinstance(t["data"].get("doc_id"), str)}
+    for r in segmented.to_pylist():
+        raw = texts.get(r["doc_id"])
+        s, e = r["char_start"], r["char_end"]
+        if raw is None or not 0 <= s <= e <= len(raw) or collapse(raw[s:e]) != r["text"]:
+            raise DocModeError(f"document {r['doc_id']!r} of {records} was segmented from another text than the one "
+                               f"annotators labelled (record {r['record_id']} does not fit it): publish the records "
+                               f"the document-mode project was pushed from")

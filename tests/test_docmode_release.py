@@ -165,3 +165,18 @@ def test_segmentation_predictions_are_checked_before_scoring(tmp_path):
                     {"doc_id": "d", "char_start": 10, "char_end": 19, "type": "reply", "position": 1,
                      "parent_position": 0}])
     assert by_pos["d"][1]["parent"] == 0
+
+
+@pytest.mark.studio
+def test_publish_refuses_records_of_another_text(labelled, tmp_path):
+    """Records re-segmented from an edited page: the gold's offsets would land on other characters."""
+    from tests.conftest import _write_records
+
+    edited = [r | {"text": "Loved it so much"} if r["char_start"] == KAI[0] and r["doc_id"] == "festival" else r
+              for r in labelled["records_list"]]
+    path = _write_records(edited, tmp_path / "edited.parquet")
+    result = run("publish", path, "--documents", labelled["labels"], "--name", "docmode", "--version", "1.0.0",
+                 "--out", tmp_path / "RELEASES")
+    assert result.exit_code == 2
+    assert "was segmented from another text than the one annotators labelled" in result.output
+    assert not (tmp_path / "RELEASES").exists()

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from builder.segment.layout import Layout, parse_layout
 
@@ -238,3 +240,16 @@ def test_speed():
             parse_layout(text, has_title=True)
         runs.append((time.process_time() - t0) / n / (len(text) / 1000))
     assert min(runs) < 1.0e-3, f"{min(runs) * 1e3:.3f} ms per KB"
+
+
+LINE_PIECES = ["", "  ", "    ", "• ", "  • Ann Lee", "Bo says:", "Posted by: Cy | May 2, 2013 at 9:01 AM",
+               "by dee (1234) on Monday May 6, @09:15AM (#55)", "October 3, 2012 at 4:12 pm", "Reply", "12 points",
+               "Share this:", "Related", "The council met on Monday and agreed the budget.", "Great post, thanks!",
+               "3 hours ago", "Ed wrote:", "\t", "Comment author avatar", "14 Comments"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(LINE_PIECES), st.text(max_size=40)), max_size=30), st.booleans())
+def test_any_text_gives_a_well_formed_layout(pieces, has_title):
+    text = "\n".join(pieces)
+    check_invariants(text, parse_layout(text, has_title))

@@ -397,6 +397,19 @@ def test_publish_from_the_shards_gives_the_local_engines_release_data(both, tmp_
     assert data["ray"] == data["local"] and len(data["ray"]) == 3
 
 
+def test_workers_running_another_segmenter_stop_the_run(corpus, ray_local, monkeypatch, tmp_path):
+    """A cluster whose nodes run other code than the driver: here the driver believes in another
+    segmenter version (patched in this process only; the workers import the real module)."""
+    from builder.segment import SEGMENTER_VERSION
+
+    monkeypatch.setattr(engine_ray, "_segmenter_version", lambda segment: "9.9.9")
+    with pytest.raises(engine_ray.ClusterError) as info:
+        engine_ray.segment_corpus(corpus, tmp_path / "rec")
+    assert str(info.value).startswith(f"the Ray workers run segmenter {SEGMENTER_VERSION}, this machine 9.9.9: "
+                                      f"install the same builder on every node")
+    assert list(tmp_path.iterdir()) == []
+
+
 def sigterm_segment(doc: Document, pid: int) -> list[dict]:
     """Stands for an operator's `kill PID` in the middle of a run: the worker signals the driver,
     then keeps busy, as a long document would."""

@@ -241,6 +241,17 @@ def test_readable_by_datasets_with_type_a_classlabel(both):
     assert isinstance(ds.features["type"], datasets.ClassLabel) and ds.features["type"].names == list(TYPE_NAMES)
 
 
+def test_nothing_segmentable_still_writes_a_readable_empty_shard(ray_local, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "blank.txt").write_text("   \n", encoding="utf-8")
+    (tmp_path / "in" / "boom.txt").write_text(PLAIN, encoding="utf-8")
+    report = engine_ray.segment_corpus([tmp_path / "in"], tmp_path / "rec", segment=fragile_segment)
+    assert report["documents"] == {"read": 2, "segmented": 0, "quarantined": 2, "without_records": 0}
+    assert report["shards"] == [{"path": "part-00000.parquet", "rows": 0}]
+    table = pq.read_table(tmp_path / "rec")
+    assert table.num_rows == 0 and table.schema.equals(run.storage_schema(), check_metadata=True)
+
+
 # --------------------------------------------------------------------------- the command
 
 

@@ -1,8 +1,8 @@
 """Document mode in a real browser (Debian's headless chromium through chromedriver) against the
 real server, on a page with emoji, other characters outside the Basic Multilingual Plane and \\r\\n
 before its comments: the highlighted regions show exactly each record's text; an annotator
-relabels a region, draws a reply relation, deletes a region cut too short and selects the whole
-comment in the page, then submits; `builder pull --mode document` returns those records at the
+relabels a region, draws a reply relation, deletes a region cut too short, selects the whole
+comment in the page and types its author, then submits; `builder pull --mode document` returns those records at the
 right Python offsets.
 
 This is also where Label Studio 1.23.2's offset unit is measured (builder/docmode.py): the
@@ -151,6 +151,12 @@ def test_annotator_corrects_a_page_in_the_browser(tmp_path, browser, write_recor
     selected = browser.execute_script(SELECT_JS, "Next year bring more food stalls 🍔🍟 please")
     assert selected == "Next year bring more food stalls 🍔🍟 please"
     wait.until(lambda d: any("Next year" in i.text for i in d.find_elements(By.CSS_SELECTOR, ".lsf-outliner-item")))
+    # the new region has no author yet: select it, and the `who` box under the page takes one
+    outliner("Next year").click()
+    who = wait.until(lambda d: [x for x in d.find_elements(By.CSS_SELECTOR, "input[type=text], textarea")
+                                if x.is_displayed() and (x.get_attribute("placeholder") or "").startswith("e.g.")])
+    who[0].send_keys("Tom Hale", Keys.ENTER)
+    time.sleep(0.3)
 
     browser.find_element(By.CSS_SELECTOR, "button[data-testid=bottombar-submit-button]").click()
     deadline = time.monotonic() + 60
@@ -168,6 +174,7 @@ def test_annotator_corrects_a_page_in_the_browser(tmp_path, browser, write_recor
     assert {r["annotator"] for r in rows.values()} == {alice["email"]}
     assert TOM in rows and TOM_SHORT not in rows, "the boundary selected in the page, at Python offsets"
     assert rows[TOM]["type"] == "comment" and "🍔🍟 please" in rows[TOM]["text"]
+    assert rows[TOM]["author"] == "Tom Hale", "typed in the region's `who` box"
     assert (rows[LENA]["type"], rows[LENA]["parent_id"], rows[LENA]["depth"]) == ("reply", rows[KAI]["record_id"], 1)
     assert len(rows) == len(records)
     (doc,) = pq.read_table(out / "documents.parquet").to_pylist()

@@ -92,8 +92,7 @@ def main() -> None:
             figures["push"] = time.perf_counter() - t
             assert rep.imported == args.n, rep
 
-            table = studio.read_records(path)
-            tasks = list(studio._tasks(table, studio._parents(table)))
+            tasks = list(studio.record_tasks(studio.read_records(path)))
             bare_project, _ = studio.ensure_project(client, "bench-bare")
             t = time.perf_counter()
             bare_import(server.url, server.token, bare_project.id, tasks, args.batch_size)

@@ -510,9 +510,59 @@ class PushReport:
     duplicates_in_project: list[str] = field(default_factory=list)
 
 
-def read_records(path: str | Path):
-    """Records Parquet (file or directory) → pyarrow Table with the columns push needs, `type` as
-    its class name. Checks the columns where the data enters."""
+_TASK_COLUMNS = ["record_id", "doc_id", "type", "text", "parent_id", "position", "author", "speaker",
+                 "speaker_resolved", "title", "score", "segmenter_version"]
+_BATCH_ROWS = 4096
+
+
+@dataclass
+class RecordSource:
+    """A records Parquet file or directory, checked where it enters and then read in batches: only
+    the record_ids (and later the parents' text) are ever held whole, so the input can be large."""
+    path: Path
+    dataset: object  # pyarrow.dataset.Dataset
+    ids: object  # pyarrow.Array of every record_id
+    type_is_index: bool
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.ids)
+
+    def batches(self, exclude=None) -> Iterator[list[dict]]:
+        """Rows as dicts with `type` as its name, in file order, skipping record_ids in `exclude`
+        (a pyarrow array)."""
+        import pyarrow.dataset as ds
+
+        flt = None if exclude is None or len(exclude) == 0 else ~ds.field("record_id").isin(exclude)
+        for batch in self.dataset.to_batches(columns=_TASK_COLUMNS, filter=flt, batch_size=_BATCH_ROWS,
+                                             use_threads=False):  # one thread: file order is kept
+            rows = batch.to_pylist()
+            if self.type_is_index:
+                for r in rows:
+                    r["type"] = TYPE_NAMES[r["type"]]
+            yield rows
+
+    def parents(self) -> dict[str, dict]:
+        """record_id → {text, author, type} of every record that some record names as its parent."""
+        import pyarrow.compute as pc
+        import pyarrow.dataset as ds
+
+        wanted = pc.unique(self.dataset.to_table(columns=["parent_id"]).column("parent_id").drop_null())
+        if len(wanted) == 0:
+            return {}
+        table = self.dataset.to_table(columns=["record_id", "text", "author", "type"],
+                                      filter=ds.field("record_id").isin(wanted))
+        rows = table.to_pylist()
+        if self.type_is_index:
+            for r in rows:
+                r["type"] = TYPE_NAMES[r["type"]]
+        return {r["record_id"]: r for r in rows}
+
+
+def read_records(path: str | Path) -> RecordSource:
+    """Open a records Parquet file or directory and check it in one streaming pass: the columns push
+    needs, no missing record_id/doc_id/type/text/score, type names or class indices of the schema,
+    each record_id once."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
@@ -524,36 +574,45 @@ def read_records(path: str | Path):
     try:
         dataset = ds.dataset(path, format="parquet")
     except (pa.ArrowInvalid, OSError) as e:
-        raise InputError(f"{path} is not readable as Parquet records ({e}): give the output of `builder segment`") from None
-    need = ["record_id", "doc_id", "type", "text", "parent_id", "position", "author", "speaker", "speaker_resolved",
-            "title", "score", "segmenter_version"]
-    missing = [c for c in need if c not in dataset.schema.names]
+        raise InputError(f"{path} is not readable as Parquet records ({e}): give the output of "
+                         f"`builder segment`") from None
+    missing = [c for c in _TASK_COLUMNS if c not in dataset.schema.names]
     if missing:
         raise InputError(f"{path} lacks the record columns {', '.join(missing)}: give records written under "
                          f"schemas/record.v1.json")
-    table = dataset.to_table(columns=need)
-    if pa.types.is_integer(table.schema.field("type").type):
-        idx = table.column("type")
-        bad = pc.or_(pc.less(idx, 0), pc.greater_equal(idx, len(TYPE_NAMES)))
-        if pc.any(bad).as_py():
-            raise InputError(f"{path}: a record's type index is outside 0..{len(TYPE_NAMES) - 1} "
-                             f"({', '.join(TYPE_NAMES)})")
-        names = pa.array(TYPE_NAMES).take(idx.combine_chunks())
-        table = table.set_column(table.schema.get_field_index("type"), "type", names)
-    else:
-        bad = set(table.column("type").to_pylist()) - set(TYPE_NAMES)
-        if bad:
-            raise InputError(f"{path}: unknown record types {sorted(map(str, bad))}; valid: {', '.join(TYPE_NAMES)}")
-    for name in ("record_id", "doc_id", "type", "text", "score"):
-        if table.column(name).null_count:
-            raise InputError(f"{path}: {table.column(name).null_count} records have no {name}; every record has one "
-                             f"(schemas/record.v1.json)")
-    ids = table.column("record_id")
+    type_is_index = pa.types.is_integer(dataset.schema.field("type").type)
+    checked = ["record_id", "doc_id", "type", "text", "score"]
+    nulls = dict.fromkeys(checked, 0)
+    ids = []
+    try:
+        for batch in dataset.to_batches(columns=checked, batch_size=_BATCH_ROWS):
+            for name in checked:
+                nulls[name] += batch.column(name).null_count
+            kinds = batch.column("type")
+            if type_is_index:
+                bad = pc.or_(pc.less(kinds, 0), pc.greater_equal(kinds, len(TYPE_NAMES)))
+                if pc.any(bad).as_py():
+                    raise InputError(f"{path}: a record's type index is outside 0..{len(TYPE_NAMES) - 1} "
+                                     f"({', '.join(TYPE_NAMES)})")
+            else:
+                unknown = set(pc.unique(kinds.drop_null()).to_pylist()) - set(TYPE_NAMES)
+                if unknown:
+                    raise InputError(f"{path}: unknown record types {sorted(map(str, unknown))}; valid: "
+                                     f"{', '.join(TYPE_NAMES)}")
+            ids.append(batch.column("record_id"))
+    except pa.ArrowInvalid as e:
+        raise InputError(f"{path} is not readable as Parquet records ({e}): give the output of "
+                         f"`builder segment`") from None
+    for name, n in nulls.items():
+        if n:
+            raise InputError(f"{path}: {n} records have no {name}; every record has one (schemas/record.v1.json)")
+    ids = pa.chunked_array(ids, type=dataset.schema.field("record_id").type).combine_chunks() if ids else pa.array(
+        [], pa.string())
     if pc.count_distinct(ids).as_py() != len(ids):
         counts = pc.value_counts(ids)
         dup = next(v["values"] for v in counts.to_pylist() if v["counts"] > 1)
         raise InputError(f"{path}: record_id {dup} occurs more than once; a record file holds each record once")
-    return table
+    return RecordSource(path=path, dataset=dataset, ids=ids, type_is_index=type_is_index)
 
 
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)]*\s")
@@ -599,9 +658,12 @@ def _context(rec: dict, parents: dict[str, dict]) -> tuple[str, str]:
     return "Text of the page", "(article text: no context)"
 
 
-def _tasks(table, parents: dict[str, dict]) -> Iterator[dict]:
-    for batch in table.to_batches(max_chunksize=2048):
-        for rec in batch.to_pylist():
+def record_tasks(source: RecordSource, exclude=None, parents: dict[str, dict] | None = None) -> Iterator[dict]:
+    """The Label Studio task of each record (record_ids in `exclude` skipped), in file order: the
+    data the labeling config shows plus the segmenter's answer as a prediction."""
+    parents = source.parents() if parents is None else parents
+    for rows in source.batches(exclude):
+        for rec in rows:
             label, context = _context(rec, parents)
             yield {
                 "data": {
@@ -623,14 +685,6 @@ def _tasks(table, parents: dict[str, dict]) -> Iterator[dict]:
                                 "value": {"choices": [rec["type"]]}}],
                 }],
             }
-
-
-def _parents(table) -> dict[str, dict]:
-    import pyarrow.compute as pc
-
-    wanted = pc.unique(table.column("parent_id").drop_null())
-    sub = table.filter(pc.is_in(table.column("record_id"), value_set=wanted))
-    return {r["record_id"]: r for r in sub.select(["record_id", "text", "author", "type"]).to_pylist()}
 
 
 def project_record_ids(client, project_id: int) -> list[str]:
@@ -686,7 +740,7 @@ def push(records: str | Path, project: str, *, client=None, batch_size: int = 50
         raise InputError(f"batch size must be at least 1, not {batch_size}")
     if overlap < 1:
         raise InputError(f"overlap must be at least 1 annotator per task, not {overlap}")
-    table = read_records(records)
+    source = read_records(records)
     client = client or connect()
     proj, created = ensure_project(client, project, overlap)
     existing: set[str] = set()
@@ -700,14 +754,14 @@ def push(records: str | Path, project: str, *, client=None, batch_size: int = 50
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    known = pa.array(sorted(existing), type=table.schema.field("record_id").type)
-    new = table.filter(pc.invert(pc.is_in(table.column("record_id"), value_set=known)))
+    known = pa.array(sorted(existing), type=source.ids.type)
+    already = pc.sum(pc.is_in(source.ids, value_set=known)).as_py() or 0
+    n_new = source.num_rows - already
     if on_plan:
-        on_plan(table.num_rows, new.num_rows)
-    parents = _parents(table)
+        on_plan(source.num_rows, n_new)
     batches = 0
     batch: list[dict] = []
-    for task in _tasks(new, parents):
+    for task in record_tasks(source, exclude=known):
         batch.append(task)
         if len(batch) == batch_size:
             _import(client, proj.id, batch)
@@ -720,9 +774,8 @@ def push(records: str | Path, project: str, *, client=None, batch_size: int = 50
         batches += 1
         if on_batch:
             on_batch(len(batch))
-    return PushReport(project=project, project_id=proj.id, created=created, records=table.num_rows,
-                      already=table.num_rows - new.num_rows, imported=new.num_rows, batches=batches,
-                      duplicates_in_project=duplicates)
+    return PushReport(project=project, project_id=proj.id, created=created, records=source.num_rows,
+                      already=already, imported=n_new, batches=batches, duplicates_in_project=duplicates)
 
 
 def _import(client, project_id: int, tasks: list[dict]) -> None:

@@ -43,11 +43,11 @@ def test_config_hotkeys_and_hints_follow_the_taxonomy():
     assert labels.FLAG_CONTROLS == {taxonomy()["flags"]["control"], taxonomy()["note"]}
 
 
-def test_config_shows_what_push_puts_into_each_task(harbour_records):
+def test_config_shows_what_push_puts_into_each_task(harbour_parquet, harbour_records):
     shown = studio.config_variables(studio.label_config())
     assert {"title", "context_label", "context", "text"} <= shown
-    table = pa.Table.from_pylist(harbour_records)
-    tasks = list(studio._tasks(table, studio._parents(table)))
+    tasks = list(studio.record_tasks(studio.read_records(harbour_parquet)))
+    assert [t["data"]["record_id"] for t in tasks] == [r["record_id"] for r in harbour_records]
     assert all(shown <= set(t["data"]) and all(isinstance(t["data"][v], str) for v in shown) for t in tasks)
 
 

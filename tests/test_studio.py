@@ -320,3 +320,20 @@ def test_ctrl_c_during_push_then_rerun(tmp_path, write_records, harbour_records,
     assert f"{len(many)} records, {done} already there, {len(many) - done} imported" in again.stderr
     ids = studio.project_record_ids(studio_client, project.id)
     assert len(ids) == len(set(ids)) == len(many)
+
+
+def test_push_a_directory_of_shards(tmp_path, write_records, harbour_records, studio_client, project_name):
+    """A records directory as `builder segment` writes it: a reply in one shard keeps the context of
+    its parent comment in the other."""
+    shards = tmp_path / "records"
+    shards.mkdir()
+    write_records(harbour_records[:4], shards / "part-00000.parquet")
+    write_records(harbour_records[4:], shards / "part-00001.parquet")
+    rep = studio.push(shards, project_name, client=studio_client, batch_size=3)
+    assert (rep.imported, rep.batches) == (len(harbour_records), 3)
+    data = {t["data"]["record_id"]: t["data"] for t in tasks_of(studio_client, rep.project_id)}
+    reply = next(r for r in harbour_records if r["type"] == "reply")
+    parent = next(r for r in harbour_records if r["record_id"] == reply["parent_id"])
+    assert harbour_records.index(parent) < 4 <= harbour_records.index(reply)
+    assert data[reply["record_id"]]["context"] == parent["text"]
+    assert [data[r["record_id"]]["segmenter_type"] for r in harbour_records] == [r["type"] for r in harbour_records]

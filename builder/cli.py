@@ -319,12 +319,13 @@ def publish_cmd(records: Path, labels_dir: Path | None, name: str, version: str,
             click.echo(f"document mode: {counts['human_documents']} human-gold documents publish {counts['human_records']} "
                        f"human records in place of {counts['segmenter_records_replaced']} segmenter records; "
                        f"{counts['segmenter_records']} segmenter records elsewhere", err=True)
-            _publish(merged, labels_dir, name, version, out, ratios)
+            _publish(merged, labels_dir, name, version, out, ratios, segmenter_records=records)
         return
     _publish(records, labels_dir, name, version, out, ratios)
 
 
-def _publish(records: Path, labels_dir: Path | None, name: str, version: str, out: Path, ratios: str) -> None:
+def _publish(records: Path, labels_dir: Path | None, name: str, version: str, out: Path, ratios: str,
+             segmenter_records: Path | None = None) -> None:
     from builder import release
 
     staged = release.stage(records, labels_dir, name=name, version=version, out=out,
@@ -339,6 +340,10 @@ def _publish(records: Path, labels_dir: Path | None, name: str, version: str, ou
         # the card names the release as its own "Load it" section does, not by this machine's --out path:
         # the same inputs published anywhere give the same bytes
         table = benchmark_table(staged.path, release_ref=f"path/to/{name}/{version}")
+        if segmenter_records is not None:  # document mode: the segmenter scored against people's segmentation
+            from builder.evaluate_segmentation import benchmark_rows
+
+            table = table + benchmark_rows(staged.path, segmenter_records, release_ref=f"path/to/{name}/{version}")
         path = release.seal(staged, table)
     finally:
         staged.discard()

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from builder.docmode import match_spans
+from builder.errors import InputError
 from builder.evaluate import BOOTSTRAP, TASKS_SCHEMA, NoGoldError, PredictionError, Release
 from builder.schema import TYPE_INDEX, TYPE_NAMES
 
@@ -353,3 +354,25 @@ def format_report(r: dict) -> str:
 def _num(x) -> str:
     return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.4f}"
 
+
+
+def benchmark_rows(release, predictions, *, baseline: str = "segmenter",
+                   release_ref: str = "RELEASE_DIR") -> list[dict]:
+    """The card's benchmark row of the segmentation task: `predictions` (the segmenter's records the
+    release was published from) scored on the test split's human-gold documents; [] when the test
+    split has none. Figures rounded as the other tasks' rows."""
+    try:
+        ev = SegmentationEvaluator(release, "test")
+    except (NoGoldError, InputError):
+        return []
+    result = ev.evaluate(predictions, allow_missing=True)
+    return [{
+        "task": TASK,
+        "metric": SPEC["metric_label"],
+        "baseline": baseline,
+        "score": round(result["score"], 4),
+        "ci_low": round(result["ci"]["low"], 4),
+        "ci_high": round(result["ci"]["high"], 4),
+        "command": f"builder evaluate RECORDS --release {release_ref} --task segmentation  # RECORDS: the "
+                   f"`builder segment` output the release was published from",
+    }]

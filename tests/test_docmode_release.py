@@ -139,6 +139,9 @@ def test_evaluate_scores_the_segmenter_against_human_gold(labelled, release_dir)
     assert json.loads(again.output)["ci"] == r["ci"], "the same file gives the same interval"
     text = run("evaluate", labelled["records"], "--release", release_dir, "--task", "segmentation")
     assert "official metric macro_span_f1_exact" in text.output and "parent accuracy" in text.output
+    card = (release_dir / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in card.splitlines() if line.startswith("| segmentation |"))
+    assert f"| segmenter | {round(r['score'], 4)} | {round(r['ci']['low'], 4)} – {round(r['ci']['high'], 4)} |" in row
 
 
 def test_segmentation_predictions_are_checked_before_scoring(tmp_path):

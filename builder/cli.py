@@ -227,8 +227,20 @@ def _push_documents(records: Path, project: str, batch_size: int, mode: str, doc
         raise InputError("--docs applies to --mode document; add --mode document, or drop --docs")
     if not docs:
         raise InputError("--mode document needs --docs INPUT: the documents `builder segment` read, for their raw text")
+    done = [0]
+
+    def batch(n: int) -> None:
+        done[0] += n
+        bar.update(n)
+
     with tqdm(unit="doc", desc=f"push {project}", disable=None) as bar:
-        rep = docmode.push(records, docs, project, batch_size=batch_size, on_batch=bar.update)
+        try:
+            rep = docmode.push(records, docs, project, batch_size=batch_size, on_batch=batch)
+        except KeyboardInterrupt:
+            bar.close()
+            click.echo(f"builder: interrupted after {done[0]} new documents were committed; run the same push again "
+                       f"to complete it (no duplicates)", err=True)
+            sys.exit(130)
     made = "created" if rep.created else "existing"
     click.echo(f"{made} document project {project!r} (id {rep.project_id}): {rep.documents} documents, {rep.already} "
                f"already there, {rep.imported} imported ({rep.regions} regions, {rep.relations} relations) in "

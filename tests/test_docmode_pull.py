@@ -265,3 +265,24 @@ def test_majority_gold_of_three_annotators():
     assert all(g["agreement"] == pytest.approx(2 / 3) for g in gold if (g["char_start"], g["char_end"]) == TOM)
     status, gold, disputed = docmode.gold("festival", {"x": good, "y": good})
     assert (status, len(gold), disputed) == ("agreed", 5, [])
+
+
+def test_only_each_annotators_latest_submitted_annotation_counts():
+    def annotation(aid: int, who: str, updated: str, result: list, cancelled: bool = False) -> dict:
+        return {"id": aid, "completed_by": {"email": who}, "updated_at": updated, "created_at": updated,
+                "was_cancelled": cancelled, "result": result}
+
+    good = [*base(), relation("l", "k")]
+    older = [*base()[:-1], relation("l", "k")]  # without Tom's comment
+    task = {"id": 1, "data": {"doc_id": "festival", "text": PAGE, "text_sha256": docmode.text_sha256(PAGE)},
+            "annotations": [annotation(1, "x@a", "2024-01-01T00:00:00Z", older),
+                            annotation(2, "x@a", "2024-01-02T00:00:00Z", good),
+                            annotation(3, "y@a", "2024-01-03T00:00:00Z", good, cancelled=True)]}
+    pulled = docmode.from_export([task])
+    assert {r["annotation_id"] for r in pulled.records} == {2}
+    assert pulled.report["annotations"] == {"kept": 1, "impossible": 0, "skipped_or_cancelled": 1, "superseded": 1,
+                                            "drafts_not_submitted": 0}
+    assert pulled.documents[0]["status"] == "single" and len(pulled.gold) == 5
+    edited = task | {"data": task["data"] | {"text": PAGE + "!"}}
+    with pytest.raises(docmode.DocModeError, match="does not match its text_sha256"):
+        docmode.from_export([edited])

@@ -270,6 +270,9 @@ def pull_cmd(project: str, out: Path, mode: str) -> None:
     if mode == "document":
         _pull_documents(client, proj, project, out)
         return
+    studio.require_record_project(client, proj, "a project made by `push --mode document` is pulled with "
+                                                "--mode document")
+    click.echo(f"taking an export snapshot of {project!r} ({proj.task_number or 0} tasks)…", err=True)
     snapshot_id, raw = studio.export_snapshot(client, proj.id)
     rep = labels.write(out, export_bytes=raw, snapshot_id=snapshot_id, project=project, project_id=proj.id)
     status = ", ".join(f"{k} {v}" for k, v in rep["label_status"].items())

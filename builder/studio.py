@@ -699,17 +699,23 @@ def project_record_ids(client, project_id: int) -> list[str]:
     return ids
 
 
+def require_record_project(client, project, advice: str):
+    """The project in full, when its config labels the record type with the schema's types (a
+    document-mode project, or one made by hand with other choices, is refused with `advice`)."""
+    full = client.projects.get(id=project.id)
+    if config_choices(full.label_config or "<View/>").get(TYPE_CONTROL) != list(TYPE_NAMES):
+        raise StudioError(f"project {project.title!r} (id {project.id}) is not a record type project: its config has "
+                          f"no `{TYPE_CONTROL}` choices equal to the schema's types {list(TYPE_NAMES)}; {advice}")
+    return full
+
+
 def ensure_project(client, name: str, overlap: int = 2):
     """(project, created): the project titled `name`, made with the record type config and the
     guidelines as instructions when missing; an existing one must label the schema's types.
     `overlap`: how many annotators the labeling queue gives each task (agreement needs two)."""
     project = find_project(client, name)
     if project is not None:
-        full = client.projects.get(id=project.id)
-        if config_choices(full.label_config or "<View/>").get(TYPE_CONTROL) != list(TYPE_NAMES):
-            raise StudioError(f"project {name!r} (id {project.id}) has no `{TYPE_CONTROL}` choices equal to the "
-                              f"schema's types {list(TYPE_NAMES)}: push to a new project name")
-        return full, False
+        return require_record_project(client, project, "push to a new project name"), False
     if not 3 <= len(name) <= 50:
         raise InputError(f"project name {name!r} has {len(name)} characters: Label Studio takes titles of 3 to 50")
     project = client.projects.create(

@@ -257,6 +257,19 @@ def test_unknown_project(tmp_path, harbour_parquet, studio_client, studio_env, p
     assert not (tmp_path / "L").exists()
 
 
+def test_record_pull_of_a_project_with_another_config(tmp_path, harbour_parquet, studio_client, studio_env,
+                                                     project_name):
+    studio_client.projects.create(title=project_name, label_config=(
+        '<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text">'
+        '<Choice value="positive"/><Choice value="negative"/></Choices></View>'))
+    one_line_error(run("pull", "--project", project_name, "--out", tmp_path / "L"),
+                   "is not a record type project", "--mode document")
+    one_line_error(run("push", harbour_parquet, "--project", project_name), "is not a record type project",
+                   "push to a new project name")
+    assert not (tmp_path / "L").exists()
+    assert studio_client.projects.get(id=studio.find_project(studio_client, project_name).id).task_number == 0
+
+
 def test_bad_records_input(tmp_path, write_records, studio_env, harbour_records, project_name):
     one_line_error(run("push", tmp_path / "missing.parquet", "--project", project_name), "does not exist")
     (tmp_path / "notes.parquet").write_text("not parquet")

@@ -176,7 +176,8 @@ def read_records(path: str | Path) -> dict[str, list[dict]]:
     try:
         dataset = ds.dataset(path, format="parquet")
     except (pa.ArrowInvalid, OSError) as e:
-        raise InputError(f"{path} is not readable as Parquet records ({e}): give the output of `builder segment`") from None
+        raise InputError(f"{path} is not readable as Parquet records ({e}): give the output of "
+                         f"`builder segment`") from None
     missing = [c for c in _RECORD_COLUMNS if c not in dataset.schema.names]
     if missing:
         raise InputError(f"{path} lacks the record columns {', '.join(missing)}: give records written under "
@@ -188,10 +189,12 @@ def read_records(path: str | Path) -> dict[str, list[dict]]:
             t = r["type"]
             if isinstance(t, int):
                 if not 0 <= t < len(TYPE_NAMES):
-                    raise InputError(f"{path}: record {r['record_id']} has type index {t}, outside 0..{len(TYPE_NAMES) - 1}")
+                    raise InputError(f"{path}: record {r['record_id']} has type index {t}, outside "
+                                     f"0..{len(TYPE_NAMES) - 1}")
                 r["type"] = TYPE_NAMES[t]
             elif t not in TYPE_INDEX:
-                raise InputError(f"{path}: record {r['record_id']} has unknown type {t!r}; valid: {', '.join(TYPE_NAMES)}")
+                raise InputError(f"{path}: record {r['record_id']} has unknown type {t!r}; valid: "
+                                 f"{', '.join(TYPE_NAMES)}")
             if r["record_id"] in seen:
                 raise InputError(f"{path}: record_id {r['record_id']} occurs more than once; a record file holds "
                                  f"each record once")
@@ -447,7 +450,8 @@ def judge_annotation(doc_id: str, raw: str, off: Offsets, annotation: dict, anno
             continue
         labels = value.get("labels") or []
         if len(labels) != 1 or labels[0] not in TYPE_INDEX:
-            left_out.append({"region": rid, "reason": f"labels {labels}: exactly one of {', '.join(TYPE_NAMES)} is valid"})
+            left_out.append({"region": rid,
+                             "reason": f"labels {labels}: exactly one of {', '.join(TYPE_NAMES)} is valid"})
             continue
         s, e, repair, reason = locate(raw, off, value)
         if reason:
@@ -575,7 +579,7 @@ def read_export(tasks) -> tuple[list[DocTask], dict]:
     foreign: list = []
     for task in tasks:
         data = task.get("data") if isinstance(task, dict) else None
-        if not isinstance(data, dict) or not isinstance(data.get("doc_id"), str) or not isinstance(data.get("text"), str):
+        if not (isinstance(data, dict) and isinstance(data.get("doc_id"), str) and isinstance(data.get("text"), str)):
             foreign.append(task.get("id") if isinstance(task, dict) else None)
             continue
         if data.get("text_sha256") and data["text_sha256"] != text_sha256(data["text"]):
@@ -932,8 +936,8 @@ def merge_gold(records: str | Path, documents: str | Path, out_file: str | Path)
     path = Path(records)
     if not path.exists():
         raise InputError(f"records path {path} does not exist: give a records Parquet file or a directory of them")
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*.parquet")
-                                                 if not any(x.startswith((".", "_")) for x in p.relative_to(path).parts))
+    files = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*.parquet") if not any(x.startswith((".", "_")) for x in p.relative_to(path).parts))
     dataset = ds.dataset([str(f) for f in files], format="parquet", schema=schema)
     present = pc.unique(dataset.to_table(columns=["doc_id"])["doc_id"])
     absent = pc.filter(gold_docs, pc.invert(pc.is_in(gold_docs, value_set=present))).to_pylist()

@@ -306,7 +306,8 @@ class SegmentationEvaluator:
         for i, n in enumerate(names):
             if n is not None:
                 groups[n].append(i)
-        domains = {g: {"documents": len(ix), "score": float(macro(exact[ix].sum(0)))} for g, ix in sorted(groups.items())}
+        domains = {g: {"documents": len(ix), "score": float(macro(exact[ix].sum(0)))}
+                   for g, ix in sorted(groups.items())}
         worst = min(domains, key=lambda g: (domains[g]["score"], g))
         return {"metric": SPEC["metric"], "domains": domains, "worst": {"domain": worst, **domains[worst]},
                 "unknown_domain": sum(n is None for n in names)}

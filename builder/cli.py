@@ -46,7 +46,7 @@ def cli() -> None:
               help="Rows per shard of a directory output (default: 1,000,000).")
 @click.option("--doc-timeout", type=click.FloatRange(min=0), default=None,
               help="CPU seconds the segmenter may spend on one document before it is stopped and the "
-                   "document quarantined (default: 300; 0: no limit). Local engine.")
+                   "document quarantined (default: 300; 0: no limit).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: worker processes on this machine. ray: Ray Data on a local Ray instance or a "
                    "cluster (a directory output only; needs the extra: pip install '.[ray]').")
@@ -81,11 +81,9 @@ def segment_cmd(inputs, out, workers, quarantine, report, shard_rows, doc_timeou
 
         raise InputError("--ray-address applies to --engine ray; add --engine ray, or drop --ray-address")
     else:
-        kwargs = {} if doc_timeout is None else {"doc_timeout": doc_timeout}
-    if engine == "ray" and doc_timeout is not None:
-        from builder.errors import InputError
-
-        raise InputError("--doc-timeout applies to --engine local; drop it with --engine ray")
+        kwargs = {}
+    if doc_timeout is not None:
+        kwargs["doc_timeout"] = doc_timeout
     result = segment_corpus(inputs, out, workers=workers, quarantine=quarantine, report=report,
                             shard_rows=shard_rows, fields=fields, progress=sys.stderr.isatty(), **kwargs)
     docs, recs = result["documents"], result["records"]

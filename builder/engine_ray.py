@@ -57,8 +57,8 @@ except ModuleNotFoundError as e:
     raise InputError("--engine ray needs Ray, which is not installed here: install the extra: "
                      "pip install '.[ray]' (or use --engine local)") from None
 from builder.ingest import Fields, Rejected, read_documents
-from builder.run import (COMPRESSION, ROW_GROUP_ROWS, SHARD_NAME, _Batch, _batches, _bincount, _check_outputs,
-                         _Target, default_workers, output_paths, segment_batch, storage_schema)
+from builder.run import (COMPRESSION, DOC_TIMEOUT, ROW_GROUP_ROWS, SHARD_NAME, _Batch, _batches, _bincount,
+                         _check_outputs, _Target, default_workers, output_paths, segment_batch, storage_schema)
 from builder.schema import SCHEMA_VERSION, TYPE_NAMES
 
 SHARD_CHARS = 8_000_000  # text per unit of work (one task, one shard): seconds of one core, ~15k records
@@ -128,7 +128,7 @@ def _windows(units: Iterable[_Unit], window_chars: int) -> Iterator[list[_Unit]]
 
 
 def _segment_units(table: pa.Table, out_dir: str, schema: pa.Schema,
-                   segment: Callable[[Document], list[dict]] | None) -> pa.Table:
+                   segment: Callable[[Document], list[dict]] | None, timeout: float | None) -> pa.Table:
     """Ray Data UDF: each row is a unit; segment its documents, write its shard (with the local
     engine's file schema, `schema`, made on the driver: deriving its datasets metadata here would
     import datasets into every worker), return a summary."""
@@ -139,7 +139,7 @@ def _segment_units(table: pa.Table, out_dir: str, schema: pa.Schema,
                                 "shard": [], "segmenter_version": []}
     for row in table.to_pylist():
         docs: list[Document] = pickle.loads(row["docs"])
-        records, failures, counts = segment_batch(segment, docs)
+        records, failures, counts = segment_batch(segment, docs, timeout)  # Ray runs UDFs in the main thread
         name = None
         if records.num_rows:
             name = SHARD_NAME.format(row["unit"])
@@ -217,7 +217,8 @@ def _cluster_cpus() -> int:
     return int(ray.cluster_resources().get("CPU", 1))
 
 
-def _run_window(window: list[_Unit], tmp_out: Path, segment, workers: int | None) -> dict[int, dict]:
+def _run_window(window: list[_Unit], tmp_out: Path, segment, workers: int | None, timeout: float | None
+                ) -> dict[int, dict]:
     """Segment a window's units on the cluster; unit index → summary."""
     payload = [u.payload() for u in window if u.docs]
     if not payload:
@@ -226,7 +227,8 @@ def _run_window(window: list[_Unit], tmp_out: Path, segment, workers: int | None
     for u in window:
         u.blob = None  # in Ray's object store now
     ds = ds.map_batches(_segment_units, batch_size=1, batch_format="pyarrow", zero_copy_batch=True,
-                        fn_kwargs={"out_dir": str(tmp_out.resolve()), "schema": storage_schema(), "segment": segment},
+                        fn_kwargs={"out_dir": str(tmp_out.resolve()), "schema": storage_schema(), "segment": segment,
+                                   "timeout": timeout},
                         compute=ray.data.TaskPoolStrategy(size=min(workers, len(payload)) if workers else None),
                         num_cpus=1)
     return {row["unit"]: row for row in ds.take_all()}
@@ -283,10 +285,12 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
                    workers: int | None = None, quarantine: os.PathLike | str | None = None,
                    report: os.PathLike | str | None = None, fields: Fields = Fields(), progress: bool = False,
                    segment: Callable[[Document], list[dict]] | None = None, shard_rows: int | None = None,
-                   shard_chars: int = SHARD_CHARS, window_chars: int = WINDOW_CHARS) -> dict:
+                   doc_timeout: float | None = DOC_TIMEOUT, shard_chars: int = SHARD_CHARS,
+                   window_chars: int = WINDOW_CHARS) -> dict:
     """builder.run.segment_corpus on Ray: the same inputs, quarantine and report (same counts, same
     reasons, same order), records as a directory of shards `out` (same rows; shard bounds differ).
-    `workers` caps the tasks running at once (and sizes a local instance). Raises InputError for a
+    `workers` caps the tasks running at once (and sizes a local instance); `doc_timeout` is the
+    local engine's limit of CPU seconds per document, applied on the workers. Raises InputError for a
     problem with the run itself before anything is written; ClusterError when Ray cannot run it."""
     inputs = [Path(p) for p in inputs]
     out = Path(out)
@@ -302,6 +306,8 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
     _check_outputs(out, False, quarantine_path, report_path, None)
     if workers is not None and workers < 1:
         raise InputError(f"--workers {workers}: must be 1 or more")
+    if doc_timeout is not None and doc_timeout < 0:
+        raise InputError(f"--doc-timeout {doc_timeout:g}: must be 0 (no limit) or more seconds")
     if segment is None:
         from builder.segment import segment  # noqa: F811 - the default segmenter
     version = _segmenter_version(segment)
@@ -333,7 +339,7 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
             window_chars = max(window_chars, UNITS_PER_CPU * _cluster_cpus() * shard_chars)
             windows = _windows(_units(_batches(items), shard_chars), window_chars)
             for window in _read_ahead(windows):
-                done = _run_window(window, tmp_out, segment, workers)
+                done = _run_window(window, tmp_out, segment, workers, doc_timeout)
                 for unit in window:
                     if not unit.docs:
                         for b in unit.batches:

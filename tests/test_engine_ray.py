@@ -23,6 +23,7 @@ from click.testing import CliRunner  # noqa: E402
 from builder import engine_ray, run  # noqa: E402
 from builder.cli import cli  # noqa: E402
 from builder.document import Document  # noqa: E402
+from builder.errors import InputError  # noqa: E402
 from builder.schema import FIELDS, TYPE_NAMES  # noqa: E402
 
 # Ray Data's own DataContext trips its deprecation warnings on every execution: not ours to fix.
@@ -101,10 +102,14 @@ The night market is back at the old docks every Friday this summer, with forty s
 
 
 def fragile_segment(doc: Document) -> list[dict]:
-    """The real segmenter, except that it raises on documents whose id says so: how a segmenter bug
-    on one document looks to an engine. Module-level, so Ray pickles it by reference."""
+    """The real segmenter, except that it raises on documents whose id says so, and spins on those
+    whose id says 'slow': how a segmenter bug or a runaway pattern on one document looks to an
+    engine. Module-level, so Ray pickles it by reference."""
     if "boom" in doc.doc_id:
         raise ValueError(f"cannot segment {doc.doc_id}")
+    if "slow" in doc.doc_id:
+        while True:  # CPU time, which is what --doc-timeout counts
+            pass
     from builder.segment import segment
 
     return segment(doc)
@@ -252,6 +257,21 @@ def test_nothing_segmentable_still_writes_a_readable_empty_shard(ray_local, tmp_
     assert table.num_rows == 0 and table.schema.equals(run.storage_schema(), check_metadata=True)
 
 
+def test_doc_timeout_quarantines_as_the_local_engine_does(ray_local, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "plain.txt").write_text(PLAIN, encoding="utf-8")
+    (tmp_path / "in" / "slow.txt").write_text(PLAIN, encoding="utf-8")
+    reports = {}
+    for name, engine in (("l", run), ("r", engine_ray)):
+        reports[name] = engine.segment_corpus([tmp_path / "in"], tmp_path / name, workers=1, segment=fragile_segment,
+                                              doc_timeout=0.5)
+    assert reports["r"]["quarantined"] == reports["l"]["quarantined"] == {"segmenter_timeout": 1}
+    assert (tmp_path / "r.quarantine.jsonl").read_text() == (tmp_path / "l.quarantine.jsonl").read_text()
+    assert pq.read_table(tmp_path / "r").equals(pq.read_table(tmp_path / "l"))
+    with pytest.raises(InputError, match="--doc-timeout -1: must be 0"):
+        engine_ray.segment_corpus([tmp_path / "in"], tmp_path / "x", doc_timeout=-1)
+
+
 # --------------------------------------------------------------------------- the command
 
 
@@ -260,7 +280,7 @@ def invoke(*args):
 
 
 def test_cli_engine_ray_matches_engine_local(corpus, ray_local, tmp_path):
-    res = invoke("segment", *corpus, "--out", tmp_path / "r", "--engine", "ray")
+    res = invoke("segment", *corpus, "--out", tmp_path / "r", "--engine", "ray", "--doc-timeout", 60)
     assert res.exit_code == 0, res.output
     assert "segmented" in res.output and "quarantined" in res.output
     res = invoke("segment", *corpus, "--out", tmp_path / "l", "--engine", "local", "--workers", 1)

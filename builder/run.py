@@ -45,6 +45,7 @@ BATCH_DOCS = 128  # documents per batch sent to a worker...
 BATCH_CHARS = 2_000_000  # ...or fewer, once they add up to this much text
 IN_FLIGHT_PER_WORKER = 3  # batches queued or running per worker: enough to keep it busy, no more
 ROW_GROUP_ROWS = 16_384  # ~10 MB of records: the writer buffers one; 65,536 cost ~50 MB more peak memory
+ROW_GROUP_TEXT = 16_000_000  # ...and at most about this many bytes of text, whatever the rows' size
 SHARD_ROWS = 1_000_000  # default rows per shard of a directory output
 COMPRESSION = "zstd"
 SHARD_NAME = "part-{:05d}.parquet"
@@ -316,16 +317,20 @@ def _check_output_paths(out: Path, single: bool, quarantine: Path, report: Path,
 
 
 class _ParquetSink:
-    """Record tables → row groups of ROW_GROUP_ROWS rows, in one file or in shards of
-    `shard_rows` rows. Bounds depend only on the rows, never on how batches arrived."""
+    """Record tables → row groups of at most ROW_GROUP_ROWS rows and about ROW_GROUP_TEXT bytes of
+    text (a corpus of long pages must not make the buffered group large), in one file or in
+    shards of `shard_rows` rows. Bounds depend only on the rows' values, never on how batches
+    arrived, so any number of workers writes the same bytes."""
 
-    def __init__(self, tmp: Path, single: bool, shard_rows: int, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+    def __init__(self, tmp: Path, single: bool, shard_rows: int, row_group_rows: int = ROW_GROUP_ROWS,
+                 row_group_text: int = ROW_GROUP_TEXT) -> None:
         self.tmp = tmp
         self.single = single
         self.shard_rows = shard_rows
         self.group_rows = row_group_rows
+        self.group_text = row_group_text
         self.pending: list[pa.Table] = []
-        self.pending_rows = 0
+        self.lengths: list[int] = []  # text bytes of each pending row
         self.writer: pq.ParquetWriter | None = None
         self.shard_written = 0
         self.shards: list[dict] = []
@@ -345,26 +350,39 @@ class _ParquetSink:
     def add(self, table: pa.Table) -> None:
         if table.num_rows:
             self.pending.append(table)
-            self.pending_rows += table.num_rows
+            self.lengths.extend(pc.binary_length(table.column("text")).to_pylist())
             self._drain(final=False)
 
+    def _cut(self, room: int, final: bool) -> int | None:
+        """Rows in the next row group: up to `room`, fewer where the text reaches group_text;
+        None while the pending rows reach neither bound (and more may come)."""
+        text = 0
+        for i, n in enumerate(islice(self.lengths, room)):
+            text += n
+            if text >= self.group_text:
+                return i + 1
+        if len(self.lengths) >= room or final:
+            return min(room, len(self.lengths))
+        return None
+
     def _drain(self, final: bool) -> None:
-        while self.pending_rows and (final or self.pending_rows >= self.group_rows):
+        while self.lengths:
+            room = self.group_rows if self.single else min(self.group_rows, self.shard_rows - self.shard_written)
+            n = self._cut(room, final)
+            if n is None:
+                return
             if self.writer is None:
                 self._open()
-            room = self.group_rows if self.single else min(self.group_rows, self.shard_rows - self.shard_written)
-            if not final and self.pending_rows < room:
-                return
             table = pa.concat_tables(self.pending)
-            n = min(room, table.num_rows)
             self.writer.write_table(table.slice(0, n), row_group_size=n)
             rest = table.slice(n)
             self.pending = [rest] if rest.num_rows else []
-            self.pending_rows = rest.num_rows
+            del self.lengths[:n]
             self.shard_written += n
             self.shards[-1]["rows"] += n
             if not self.single and self.shard_written >= self.shard_rows:
                 self._close()
+                self.shard_written = 0  # the next row group opens the next shard
 
     def finish(self) -> list[dict]:
         self._drain(final=True)

@@ -43,6 +43,7 @@ from pathlib import Path
 
 from builder.segment.lines import (
     FEATURES,
+    MONTHS,
     Kind,
     Line,
     BOUNDARY_FEATURES,
@@ -120,6 +121,8 @@ _BY = re.compile(r"\b(?:posted\s+by|written\s+by|submitted\s+by|comment(?:ed)?\s
 _BY_END = re.compile(r"\s+(?:on|at)\s+.*$|\s*[|(<,].*$|\s+[-–—]\s.*$", re.I)
 _NOISE = re.compile(r"^(?:on|at|posted|by|\d+\.?|#\d+|[-–—/|·•▪►◦:,.@]+)\s+|\s+(?:on|at|[-–—/|·:,@]+)$", re.I)
 _EDGE = re.compile(r"^[\s\-–—/|·•▪►◦:,.#(]+|[\s\-–—/|·•:,(]+$")
+_SCORE = re.compile(r"\s+[+-]?\d+\s+(?:pts|points?|likes?|votes?)$", re.I)
+_URL = re.compile(r"^https?://\S+\s+")
 _NOT_NAMES = {"posted", "by", "on", "at", "said", "says", "wrote", "reply", "anonymous said"}
 
 
@@ -131,14 +134,14 @@ def _author(line: Line, kind: Kind) -> str | None:
         t = _BY_END.sub("", m.group(1))
     elif kind.says:
         t = _AUTHOR_CUT.sub("", t)
-    t = strip_meta(t)
+    t = _SCORE.sub("", _URL.sub("", strip_meta(t)))
     t = re.sub(r"\(\d+\)|\(#\d+\)|<[^>]*>|\bat\b\s*$", " ", t)
     prev = None
     while prev != t:
         prev = t
         t = _EDGE.sub("", _NOISE.sub("", t.strip()))
     t = " ".join(t.split())
-    if not t or len(t) > 60 or not any(ch.isalpha() for ch in t) or t.lower() in _NOT_NAMES:
+    if not t or len(t) > 60 or not any(ch.isalpha() for ch in t) or t.lower() in _NOT_NAMES or t.lower().rstrip(".") in MONTHS:
         return None
     return t
 
@@ -307,8 +310,11 @@ def layout_with(text: str, has_title: bool, model: dict, *, with_headers: bool =
     body_lines, body_kinds = lines[first:], kinds[first:]
     k, margin = best_boundary(body_lines, body_kinds, model)
     n = len(lines)
-    if k is not None and all(is_meta(kd) or kd.name for kd in body_kinds[k:]):
-        k = None  # only a byline or a date after the text (an article's own footer): no comments
+    if k is not None and (all(is_meta(kd) or kd.name for kd in body_kinds[k:])
+                          or len(body_kinds) - k < 3 and not any(kd.author or kd.stamp for kd in body_kinds[k:])):
+        # only a byline or a date after the text (an article's own footer), or a line or two with no
+        # comment markup at all ("Follow X on Twitter"): no comments
+        k = None
     k = _bullet_thread(body_lines, body_kinds, k)
     if k is not None and k > 0 and body_kinds[k].author and not body_kinds[k].bullet and _ends_on_author(body_kinds):
         k = _footer_start(body_lines, k)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
-_DAY = r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?"
+_DAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)\b\.?,?"
 DATE = re.compile(
     rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+(?:\d{{4}}|'\d\d))?"  # July 7, 2012 / Nov 8th
     rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\.?\s+{_MONTH}(?:,?\s+\d{{2,4}})?\b"  # 20. Jul, 2012 / 4 Nov 12
@@ -36,6 +36,10 @@ BYLINE = re.compile(r"^(?:#?\d+\s*[-.:]?\s*)?(?:(?:posted|written|submitted|comm
                     rf"(?:by|on|at)\b:?|by\s+(?!(?:the|a|an|this|that|way|now|then|far|default|all|means|contrast|"
                     rf"comparison|design|hand|law|now|some|no|any|using|making)\b)\S|posted\b:?|on\s+(?:\d|{_MONTH}))", re.I)
 SLASH_ID = re.compile(r"\(\d{3,}\)|\(#\d+\)|\(\d+,\s*[A-Z][a-z]+\)")  # user (12345), (#40750343), (1, Insightful)
+# "baroo 6 pts", "Ann 12 points": a name with its vote score; "http://site.example/ Ann Lee": a name
+# that links to its homepage
+SCORED_NAME = re.compile(r"^\S.{0,40}?\s+[+-]?\d+\s+(?:pts|points?|likes?|votes?)$", re.I)
+LINKED_NAME = re.compile(r"^https?://\S+\s+(?!https?:)\S.{0,40}$")
 BULLET = re.compile(r"^[•·▪►◦]\s*\S")
 CONTROL = re.compile(
     r"^(?:reply(?:\s*↓)?|log\s*in\s+to\s+reply|report(?:\s+(?:abuse|comment|this))?|like|unlike|share|"
@@ -129,7 +133,10 @@ def strip_meta(s: str) -> str:
         s = AGO.sub(" ", s)
     if _HAS_DIGIT(s):
         s = TIME.sub(" ", DATE.sub(" ", GLUED_DATE.sub(" ", s)))
-    return WEEKDAY.sub(" ", s) if not _WEEKDAYS.isdisjoint(_TOKENS(low)) else s
+    tokens = set(_TOKENS(s.lower()))
+    if not _WEEKDAYS.isdisjoint(tokens):
+        s = WEEKDAY.sub(" ", s)
+    return s
 
 
 def name_like(s: str) -> bool:
@@ -167,7 +174,7 @@ class Kind:
 # look-ups (Python's re tries a long alternation at every position of every line)
 _TOKENS = re.compile(r"[a-z]+").findall
 _SAYS_VERBS = frozenset("says said wrote writes commented replied responded asks".split())
-_MONTHS = frozenset("jan january feb february mar march apr april may jun june jul july aug august sep sept "
+MONTHS = _MONTHS = frozenset("jan january feb february mar march apr april may jun june jul july aug august sep sept "
                     "september oct october nov november dec december".split())
 _WEEKDAYS = frozenset("mon monday tue tues tuesday wed wednesday thu thurs thursday fri friday sat saturday "
                       "sun sunday".split())
@@ -208,6 +215,7 @@ def classify(text: str) -> Kind:
         or (slash and (date or time or low.startswith("by ")))
         or (bullet)
         or (stamp and 1 <= len(rest_words) <= 6)
+        or (len(text) <= 60 and (SCORED_NAME.match(text) is not None or LINKED_NAME.match(text) is not None))
     )
     return Kind(date, time, ago, says, byline, slash, bullet, control, pingback, name, stamp, author,
                 not CHATTY_WORDS.isdisjoint(low.split())

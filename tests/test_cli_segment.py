@@ -353,6 +353,29 @@ def test_directory_of_shards_identical_across_workers_and_readable(big_corpus, t
     assert isinstance(ds.features["type"], datasets.ClassLabel) and ds.num_rows == table.num_rows
 
 
+def test_row_groups_are_bounded_by_rows_and_by_text(tmp_path):
+    from builder.run import _ParquetSink, _to_table
+    from builder.segment import segment
+
+    records = [r for i in range(40) for r in segment(Document(f"d{i}", make_doc(i)))]
+    for rows, text in [(25, 10**9), (10**6, 1500)]:
+        sink = _ParquetSink(tmp_path / f"{rows}.parquet", single=True, shard_rows=10**6, row_group_rows=rows,
+                            row_group_text=text)
+        for k in range(0, len(records), 7):  # arrival in uneven pieces
+            sink.add(_to_table(records[k:k + 7]))
+        sink.finish()
+        meta = pq.read_metadata(tmp_path / f"{rows}.parquet")
+        groups = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+        assert sum(groups) == len(records) and len(groups) > 2
+        assert max(groups) <= rows
+        if text < 10**9:
+            texts = [len(r["text"].encode()) for r in records]
+            start = 0
+            for n in groups[:-1]:  # each group stops at the row that reaches the text bound
+                assert sum(texts[start:start + n - 1]) < text <= sum(texts[start:start + n])
+                start += n
+
+
 # --------------------------------------------------------------------------- failures of the segmenter
 
 

@@ -42,6 +42,7 @@ import bisect
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -370,31 +371,69 @@ def _no_cr(s: str) -> str:
     return s.replace("\r", "")
 
 
+def _as_exported(s: str) -> str:
+    """How Label Studio 1.23.2 writes a selection's `value.text`: each line-break character (`\r` or
+    `\n`, each drawn as a line break) as the two characters backslash and `n`."""
+    return s.replace("\r", "\\n").replace("\n", "\\n") if ("\r" in s or "\n" in s) else s
+
+
+def holds(raw_span: str, text: str) -> bool:
+    """Whether a raw span is the region's exported text: equal, equal in Label Studio's exported form,
+    or equal but for carriage returns."""
+    return raw_span == text or _as_exported(raw_span) == text or _no_cr(raw_span) == _no_cr(text)
+
+
+def _pattern(text: str) -> re.Pattern:
+    """The raw spans an exported text can stand for: a literal backslash-n may be one line-break
+    character, a `\n` may follow a `\r` the text does not show."""
+    parts = []
+    for piece in re.split(r"(\\n|\n)", text):
+        if piece == "\\n":
+            parts.append("(?:[\r\n]|\\\\n)")
+        elif piece == "\n":
+            parts.append("\r?\n")
+        elif piece:
+            parts.append(re.escape(piece))
+    return re.compile("".join(parts))
+
+
+def _nearest(raw: str, text: str, near: int) -> tuple[int, int] | None:
+    """The occurrence of the region's text in `raw` nearest to `near`, as (start, end); None when
+    there is none."""
+    best = None
+    for m in _pattern(text).finditer(raw):
+        if best is None or abs(m.start() - near) < abs(best[0] - near):
+            best = (m.start(), m.end())
+        if m.start() > near:
+            break
+    return best
+
+
 def locate(raw: str, off: Offsets, value: dict) -> tuple[int | None, int | None, str | None, str | None]:
     """A region's Python span from its exported value: (start, end, repair, None), or (None, None,
-    None, reason) when it cannot be placed. The offsets (code points) must hold value.text; text
-    that differs only by carriage returns is the same text (a browser's selection may give `\n`
-    for `\r\n`). Otherwise: the offsets read as UTF-16 units, then the text at the nearest place;
+    None, reason) when it cannot be placed. The offsets (code points) must hold value.text (see
+    `holds`). Otherwise: the offsets read as UTF-16 units, then the text at the nearest place;
     `repair` says what was done."""
     su, eu, text = value.get("start"), value.get("end"), value.get("text")
     if not isinstance(text, str) or not text:
         return None, None, None, f"the region has no exported text (start {su!r}, end {eu!r}) to check its offsets by"
     ok = (isinstance(su, int) and isinstance(eu, int) and not isinstance(su, bool) and not isinstance(eu, bool)
           and 0 <= su <= eu <= len(raw))
-    if ok and (raw[su:eu] == text or _no_cr(raw[su:eu]) == _no_cr(text)):
+    if ok and holds(raw[su:eu], text):
         return su, eu, None, None
     s16, e16 = off.from_units(su), off.from_units(eu)
-    if s16 is not None and e16 is not None and raw[s16:e16] == text and (s16, e16) != (su, eu):
+    if s16 is not None and e16 is not None and (s16, e16) != (su, eu) and holds(raw[s16:e16], text):
         return s16, e16, (f"offsets {su}:{eu} hold the region's text only as UTF-16 code units (a client counting "
                           f"JavaScript string length): {s16}:{e16} in code points"), None
     where = f"hold {raw[su:eu][:40]!r}" if ok else f"are outside the text (0..{len(raw)})"
-    near = min(max(su if isinstance(su, int) else 0, 0), len(raw))
-    at = _nearest(raw, text, near)
-    if at is None:
+    near = min(max(su if isinstance(su, int) and not isinstance(su, bool) else 0, 0), len(raw))
+    found = _nearest(raw, text, near)
+    if found is None:
         return None, None, None, (f"offsets {su}:{eu} {where}, not the region's text {text[:40]!r}, and that text "
                                   f"is nowhere in the document")
-    return at, at + len(text), (f"offsets {su}:{eu} {where}, not the region's text; the text is at "
-                                f"{at}:{at + len(text)} (moved by {at - near:+d})"), None
+    at, end = found
+    return at, end, (f"offsets {su}:{eu} {where}, not the region's text; the text is at {at}:{end} (moved by "
+                     f"{at - near:+d})"), None
 
 
 def _trim(raw: str, s: int, e: int) -> tuple[int, int]:

@@ -47,6 +47,8 @@ LINES = [
     "",
     "Next year bring more food stalls 🍔🍟 please",
     "",
+    "More benches!",
+    "",
     "Reply",
     "",
 ]
@@ -69,7 +71,7 @@ QUOTE = span("It was the best year", "ever had,")
 KAI = span("Loved it", "were amazing")
 LENA = span("Agreed 👍", "was a mess.")
 TOM_SHORT = span("Next year bring", "food stalls")  # the segmenter cut Tom's comment before its emoji
-TOM = span("Next year bring", "🍔🍟 please")
+TOM = span("Next year bring", "More benches!")  # two paragraphs
 
 
 def segmenter_records() -> list[dict]:
@@ -286,3 +288,16 @@ def test_only_each_annotators_latest_submitted_annotation_counts():
     edited = task | {"data": task["data"] | {"text": PAGE + "!"}}
     with pytest.raises(docmode.DocModeError, match="does not match its text_sha256"):
         docmode.from_export([edited])
+
+
+def test_a_selection_over_line_breaks_is_checked_in_label_studios_exported_form():
+    """Label Studio 1.23.2 writes each line-break character of a selection's value.text as a
+    backslash and an `n` (measured in tests/test_browser_docmode.py)."""
+    s, e = TOM
+    exported = PAGE[s:e].replace("\r", "\\n").replace("\n", "\\n")
+    assert "\\n\\n\\n\\n" in exported and "\r" not in exported
+    ok = judge([*base()[:-1], *region("t", s, e, "comment", text=exported), relation("l", "k")])
+    assert not ok.problems and ok.repairs == [] and any((r["char_start"], r["char_end"]) == TOM for r in ok.records)
+    off = judge([*base()[:-1], *region("t", s, e, "comment", at=(s - 5, e - 5), text=exported), relation("l", "k")])
+    assert [r["region"] for r in off.repairs] == ["t"] and "moved by +5" in off.repairs[0]["repair"]
+    assert any((r["char_start"], r["char_end"]) == TOM for r in off.records)

@@ -13,7 +13,8 @@ given, `\r` and `\n` one each (it draws each as a line break): the same as Pytho
 Measured with the real server and headless Chromium (tests/test_browser_docmode.py): a prediction
 at Python offsets is highlighted on exactly its characters on a page with emoji, other astral
 characters and `\r\n`, and a selection made in the page exports the Python offsets of what was
-selected. Older Label Studio versions and other tools counted UTF-16 code units (a JavaScript
+selected (its `value.text` writes each line-break character as backslash + `n`: `holds` knows that
+form). Older Label Studio versions and other tools counted UTF-16 code units (a JavaScript
 string's length: an astral character is two; label-studio #1347, Argilla #5729), so `Offsets`
 converts those too, and the check below recognizes spans that were counted that way.
 

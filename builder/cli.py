@@ -270,6 +270,7 @@ def pull_cmd(project: str, out: Path, mode: str) -> None:
         return
     studio.require_record_project(client, proj, "a project made by `push --mode document` is pulled with "
                                                 "--mode document")
+    labels.check_out(out)
     click.echo(f"taking an export snapshot of {project!r} ({proj.task_number or 0} tasks)…", err=True)
     snapshot_id, raw = studio.export_snapshot(client, proj.id)
     rep = labels.write(out, export_bytes=raw, snapshot_id=snapshot_id, project=project, project_id=proj.id)
@@ -283,6 +284,7 @@ def _pull_documents(client, proj, project: str, out: Path) -> None:
     from builder import docmode, studio
 
     docmode.require_document_project(studio.project_label_config(client, proj.id), project)
+    docmode.check_out(out)  # before the export: a snapshot takes a while
     snapshot_id, raw = studio.export_documents(client, proj.id)
     rep = docmode.write(out, export_bytes=raw, snapshot_id=snapshot_id, project=project, project_id=proj.id)
     status = ", ".join(f"{k} {v}" for k, v in rep["status"].items())

@@ -230,6 +230,14 @@ def labels_table(rows: list[dict]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=LABELS_ARROW_SCHEMA)
 
 
+def check_out(out: str | Path) -> None:
+    """LABELS may be a new path or an earlier pull's output, nothing else (checked before the
+    snapshot is taken, and again before writing)."""
+    out = Path(out)
+    if out.exists() and not (out / "labels.json").is_file():
+        raise InputError(f"{out} exists and is not a LABELS directory: give a new path or an earlier pull's output")
+
+
 def write(out: str | Path, *, export_bytes: bytes, snapshot_id: int, project: str, project_id: int) -> dict:
     """Judge the raw export and write the LABELS directory at `out`, atomically: everything goes
     into a temporary sibling that is renamed into place at the end; an existing LABELS is replaced
@@ -240,8 +248,7 @@ def write(out: str | Path, *, export_bytes: bytes, snapshot_id: int, project: st
     except ValueError as e:
         raise ExportError(f"the export of project {project!r} is not JSON ({e})") from None
     result = from_export(tasks)
-    if out.exists() and not (out / "labels.json").is_file():
-        raise InputError(f"{out} exists and is not a LABELS directory: give a new path or an earlier pull's output")
+    check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -220,10 +220,11 @@ def test_dragnet_quality_floor():
             art, leak = art + len(a), leak + len(a & g)
     p, r = tp / npred, tp / ngold
     f1 = 2 * p * r / (p + r)
-    assert right / pages >= 0.90, right / pages
-    assert f1 >= 0.90, f1
-    assert leak / art <= 0.15, leak / art
-    assert fp / nocom <= 0.06, fp / nocom
+    # the shipped model measures 0.967, 0.997, 0.010 and 0.023 on these pages
+    assert right / pages >= 0.94, right / pages
+    assert f1 >= 0.97, f1
+    assert leak / art <= 0.05, leak / art
+    assert fp / nocom <= 0.05, fp / nocom
 
 
 def test_speed():

@@ -911,10 +911,8 @@ def write(out: str | Path, *, export_bytes: bytes, snapshot_id: int, project: st
         tasks = json.loads(export_bytes)
     except ValueError as e:
         raise DocModeError(f"the export of project {project!r} is not JSON ({e})") from None
+    check_out(out)
     pulled = from_export(tasks)
-    if out.exists() and not (out / REPORT_FILE).is_file():
-        raise InputError(f"{out} exists and is not a document-mode LABELS directory: give a new path or an earlier "
-                         f"pull's output")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -943,6 +941,14 @@ def write(out: str | Path, *, export_bytes: bytes, snapshot_id: int, project: st
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return report
+
+
+def check_out(out: str | Path) -> None:
+    """LABELS may be new or an earlier document-mode pull's output (then replaced), nothing else."""
+    out = Path(out)
+    if out.exists() and not (out / REPORT_FILE).is_file():
+        raise InputError(f"{out} exists and is not a document-mode LABELS directory: give a new path or an earlier "
+                         f"pull's output")
 
 
 def gold_table(records: list[dict], schema: pa.Schema) -> pa.Table:

@@ -301,3 +301,14 @@ def test_a_selection_over_line_breaks_is_checked_in_label_studios_exported_form(
     off = judge([*base()[:-1], *region("t", s, e, "comment", at=(s - 5, e - 5), text=exported), relation("l", "k")])
     assert [r["region"] for r in off.repairs] == ["t"] and "moved by +5" in off.repairs[0]["repair"]
     assert any((r["char_start"], r["char_end"]) == TOM for r in off.records)
+
+
+def test_labels_dir_must_be_new_or_an_earlier_document_pull(tmp_path):
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(docmode.InputError, match="is not a document-mode LABELS directory"):
+        docmode.check_out(tmp_path / "other")
+    docmode.check_out(tmp_path / "new")
+    (tmp_path / "earlier").mkdir()
+    (tmp_path / "earlier" / docmode.REPORT_FILE).write_text("{}")
+    docmode.check_out(tmp_path / "earlier")

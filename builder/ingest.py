@@ -230,11 +230,50 @@ def _check_suffix(path: Path) -> None:
                          f"{', '.join(SUFFIXES)}, the first four also gzipped (.gz) (or a directory of them)")
 
 
-def _open(path: Path):
+def _open(path: Path, meter: ReadMeter | None = None):
     """A binary stream of the file's content, decompressed when it ends in .gz."""
+    raw = path.open("rb")
+    if meter is not None:
+        meter._raw = raw
     if path.name.lower().endswith(GZIP):
-        return gzip.open(path, "rb")
-    return path.open("rb")
+        return _Gunzip(raw)
+    return raw
+
+
+class _Gunzip(gzip.GzipFile):
+    """gzip over a file this module opened (to know how far into it reading is), closing both."""
+
+    def __init__(self, raw) -> None:
+        super().__init__(fileobj=raw, mode="rb")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
+
+
+class ReadMeter:
+    """How far reading has got, in bytes of the input files (compressed bytes for .gz), for a
+    progress bar: `total` once the files are known, `done()` at any time."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._base = 0  # bytes of the files already read through
+        self._raw = None  # the file being read
+
+    def done(self) -> int:
+        raw = self._raw
+        try:
+            pos = raw.tell() if raw is not None and not raw.closed else 0
+        except (OSError, ValueError):
+            pos = 0
+        return min(self._base + pos, self.total)
+
+    def _next_file(self, size: int) -> None:
+        self._base += size
+        self._raw = None
 
 
 def check_tables(files: Iterable[Path], fields: Fields) -> None:
@@ -291,16 +330,29 @@ def check_text(text: str) -> None:
 
 
 def read_documents(inputs: Iterable[os.PathLike | str], fields: Fields = Fields(),
-                   exclude: Iterable[os.PathLike | str] = ()) -> Iterator[Ingested | Rejected]:
+                   exclude: Iterable[os.PathLike | str] = (), meter: ReadMeter | None = None
+                   ) -> Iterator[Ingested | Rejected]:
     """Every document of the inputs, in order, as Ingested; everything that could not become one,
     at its place in that order, as Rejected. Raises InputError (before yielding anything) for a
-    missing path, an unsupported file or a table without its id/text column."""
+    missing path, an unsupported file or a table without its id/text column. A `meter` follows
+    how many bytes of the files have been read."""
     files = find_files(inputs, exclude)
     check_tables(files, fields)
-    return _read_files(files, fields)
+    sizes = [_size(p) for p in files]
+    if meter is not None:
+        meter.total = sum(sizes)
+    return _read_files(files, fields, meter, sizes)
 
 
-def _read_files(files: list[Path], fields: Fields) -> Iterator[Ingested | Rejected]:
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _read_files(files: list[Path], fields: Fields, meter: ReadMeter | None = None,
+                sizes: list[int] | None = None) -> Iterator[Ingested | Rejected]:
     # doc_id → where it was first read, packed as file index << 32 | line/row number (0 for a
     # .txt): one small int per document rather than a string, as this map grows with the corpus.
     seen: dict[str, int] = {}
@@ -310,7 +362,7 @@ def _read_files(files: list[Path], fields: Fields) -> Iterator[Ingested | Reject
         reader = (_read_txt if suffix in TEXT_SUFFIXES else _read_jsonl if suffix in JSONL_SUFFIXES
                   else _read_csv if suffix in CSV_SUFFIXES else _read_parquet)
         try:
-            for item in reader(path, source, fields):
+            for item in reader(path, source, fields, meter):
                 if isinstance(item, Ingested):
                     doc_id = item.doc.doc_id
                     first = seen.get(doc_id)
@@ -323,6 +375,8 @@ def _read_files(files: list[Path], fields: Fields) -> Iterator[Ingested | Reject
                 yield item
         except (OSError, EOFError, zlib.error) as e:  # EOFError, zlib.error: a truncated or corrupt .gz
             yield Rejected(source, UNREADABLE, f"cannot read the file: {getattr(e, 'strerror', None) or e}")
+        if meter is not None:
+            meter._next_file(sizes[index] if sizes else 0)
 
 
 def _where(files: list[Path], packed: int) -> str:
@@ -332,7 +386,8 @@ def _where(files: list[Path], packed: int) -> str:
     return f"{path} ({'row' if _suffix(path) in PARQUET_SUFFIXES else 'line'} {n})"
 
 
-def _read_txt(path: Path, source: str, fields: Fields) -> Iterator[Ingested | Rejected]:
+def _read_txt(path: Path, source: str, fields: Fields, meter: ReadMeter | None = None
+              ) -> Iterator[Ingested | Rejected]:
     name = path.name[: -len(GZIP)] if path.name.lower().endswith(GZIP) else path.name
     doc_id = Path(name).stem
     with _open(path) as f:
@@ -393,9 +448,10 @@ def _decode_line(raw: bytes) -> tuple[str, str]:
     raise AssertionError("latin-1 decodes every byte string")
 
 
-def _read_jsonl(path: Path, source: str, fields: Fields) -> Iterator[Ingested | Rejected]:
+def _read_jsonl(path: Path, source: str, fields: Fields, meter: ReadMeter | None = None
+                ) -> Iterator[Ingested | Rejected]:
     any_line = False
-    with _open(path) as f:
+    with _open(path, meter) as f:
         for n, raw in enumerate(f, start=1):
             if n == 1 and raw.startswith(_BOM):
                 raw = raw[len(_BOM):]
@@ -457,8 +513,9 @@ def _csv_header(path: Path) -> list[str] | None:
         raise InputError(f"{path}: cannot read the CSV header: {e}") from None
 
 
-def _read_csv(path: Path, source: str, fields: Fields) -> Iterator[Ingested | Rejected]:
-    with _open(path) as f:
+def _read_csv(path: Path, source: str, fields: Fields, meter: ReadMeter | None = None
+              ) -> Iterator[Ingested | Rejected]:
+    with _open(path, meter) as f:
         lines = _DecodedLines(f)
         reader = csv.reader(lines)
         try:
@@ -502,7 +559,8 @@ def _parquet_file(path: Path):
         raise InputError(f"{path}: not a readable Parquet file ({e})") from None
 
 
-def _read_parquet(path: Path, source: str, fields: Fields) -> Iterator[Ingested | Rejected]:
+def _read_parquet(path: Path, source: str, fields: Fields, meter: ReadMeter | None = None
+                  ) -> Iterator[Ingested | Rejected]:
     pf = _parquet_file(path)
     cols = fields.resolve(pf.schema_arrow.names, source)
     wanted = sorted({c for c in cols.values() if c is not None})

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from builder.document import Document
 from builder.errors import BuilderError, InputError
-from builder.ingest import Fields, Ingested, Rejected, read_documents
+from builder.ingest import Fields, Ingested, ReadMeter, Rejected, read_documents
 from builder.schema import FIELDS, SCHEMA, SCHEMA_VERSION, TYPE_INDEX, TYPE_NAMES, arrow_fields, arrow_schema
 
 BATCH_DOCS = 128  # documents per batch sent to a worker...
@@ -486,7 +486,8 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
     if doc_timeout is not None and doc_timeout < 0:
         raise InputError(f"--doc-timeout {doc_timeout:g}: must be 0 (no limit) or more seconds")
     # Never read the run's own outputs (nor earlier ones) as input.
-    items = read_documents(inputs, fields, exclude=[out, quarantine_path, report_path])
+    meter = ReadMeter() if progress else None
+    items = read_documents(inputs, fields, exclude=[out, quarantine_path, report_path], meter=meter)
     if segment is None:
         from builder.segment import SEGMENTER_VERSION, segment  # noqa: F811 - the default segmenter
     else:
@@ -512,7 +513,7 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
                 reasons[r.kind] += 1
                 qf.write(json.dumps(r.as_json(), ensure_ascii=False) + "\n")
 
-            bar = _progress(progress)
+            bar = _progress(meter)
             for b, (table, failures, counts) in _run_in_order(segment, _batches(items), workers, doc_timeout):
                 for r in b.rejected:
                     reject(r)
@@ -530,8 +531,11 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
                         per_type[t] += c
                 sink.add(table)
                 if bar is not None:
-                    bar.update(len(b.docs) + len(b.rejected))
+                    # input bytes read (ahead of the results by the batches in flight), documents done
+                    bar.set_postfix_str(f"{stats['read']:,} docs", refresh=False)
+                    bar.update(meter.done() - bar.n)
             if bar is not None:
+                bar.update(meter.total - bar.n)
                 bar.close()
         shards = sink.finish()
         sink = None
@@ -579,9 +583,11 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _progress(enabled: bool):
-    if not enabled:
+def _progress(meter: ReadMeter | None):
+    """A bar over the input's bytes (its size is known up front, unlike its number of documents)."""
+    if meter is None:
         return None
     from tqdm import tqdm
 
-    return tqdm(unit="doc", desc="segment", file=sys.stderr, dynamic_ncols=True)
+    return tqdm(total=meter.total, unit="B", unit_scale=True, unit_divisor=1024, desc="segment", file=sys.stderr,
+                dynamic_ncols=True)

@@ -318,6 +318,23 @@ def test_duplicate_ids_across_files_and_mixed_good_and_bad(tmp_path):
     assert all(json.dumps(r.as_json()) for r in rejected(items))
 
 
+def test_read_meter_follows_the_bytes_read(tmp_path):
+    import gzip
+
+    from builder.ingest import ReadMeter
+
+    write_jsonl(tmp_path / "a.jsonl", [{"id": f"a{i}", "text": ARTICLE * 40} for i in range(200)])
+    (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress((json.dumps({"id": "b", "text": ARTICLE}) + "\n").encode()))
+    meter = ReadMeter()
+    it = read_documents([tmp_path], meter=meter)
+    total = sum(p.stat().st_size for p in tmp_path.iterdir())
+    assert meter.total == total and meter.done() == 0
+    seen = [meter.done() for _ in zip(range(100), it)]
+    assert 0 < seen[-1] < total and seen == sorted(seen)
+    list(it)
+    assert meter.done() == total
+
+
 def test_reading_streams_rather_than_loading_the_corpus_up_front(tmp_path):
     p = write_jsonl(tmp_path / "c.jsonl", [{"id": str(i), "text": ARTICLE} for i in range(3)])
     it = read_documents([p])

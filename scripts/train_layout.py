@@ -71,7 +71,7 @@ def line_data(text: str, boundary: int | None, gap_cap: int | None = None):
     if gap_cap is not None:
         lines = [replace(ln, blank_before=min(ln.blank_before, gap_cap)) for ln in lines]
     kinds = [classify(ln.text) for ln in lines]
-    first = 1 if len(lines) > 1 and L._is_title(lines[0], kinds[0]) else 0
+    first = 1 if len(lines) > 1 and L.is_title(lines[0], kinds[0]) else 0
     body, bkinds = lines[first:], kinds[first:]
     x = np.array(features(body, bkinds), dtype=float).reshape(-1, len(FEATURES))
     y = np.array([boundary is not None and ln.start >= boundary for ln in body], dtype=float)

@@ -42,15 +42,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.segment.lines import (
+    AVATAR,
+    BOUNDARY_FEATURES,
     FEATURES,
     MONTHS,
     Kind,
     Line,
-    BOUNDARY_FEATURES,
     best_boundary,
     classify,
     is_meta,
-    AVATAR,
     split_lines,
     strip_meta,
 )
@@ -96,7 +96,8 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
 
 
-def _is_title(line: Line, kind: Kind) -> bool:
+def is_title(line: Line, kind: Kind) -> bool:
+    """A first line that reads as a headline: short, not a sentence, not a comment header."""
     t = line.text
     return (len(t) <= 160 and len(t.split()) <= 25 and not t.endswith((".", ",", ";", ":"))
             and not (kind.says or kind.byline or kind.bullet))
@@ -110,7 +111,7 @@ def _cut_tail(lines: list[Line], kinds: list[Kind], lo: int, hi: int) -> int:
     while i >= lo:
         if kinds[i].tail:
             end = i
-        elif len(lines[i].text) > 100 and not kinds[i].tail:
+        elif len(lines[i].text) > 100:
             break
         i -= 1
     return end
@@ -123,6 +124,7 @@ _NOISE = re.compile(r"^(?:on|at|posted|by|\d+\.?|#\d+|[-–—/|·•▪►◦:,
 _EDGE = re.compile(r"^[\s\-–—/|·•▪►◦:,.#(]+|[\s\-–—/|·•:,(]+$")
 _SCORE = re.compile(r"\s+[+-]?\d+\s+(?:pts|points?|likes?|votes?)$", re.I)
 _URL = re.compile(r"^https?://\S+\s+")
+_IDS = re.compile(r"\(\d+\)|\(#\d+\)|<[^>]*>|\bat\b\s*$")  # Slashdot ids, e-mail tags, a trailing "at"
 _NOT_NAMES = {"posted", "by", "on", "at", "said", "says", "wrote", "reply", "anonymous said"}
 
 
@@ -135,7 +137,7 @@ def _author(line: Line, kind: Kind) -> str | None:
     elif kind.says:
         t = _AUTHOR_CUT.sub("", t)
     t = _SCORE.sub("", _URL.sub("", strip_meta(t)))
-    t = re.sub(r"\(\d+\)|\(#\d+\)|<[^>]*>|\bat\b\s*$", " ", t)
+    t = _IDS.sub(" ", t)
     prev = None
     while prev != t:
         prev = t
@@ -188,7 +190,8 @@ def _split_comments(lines: list[Line], kinds: list[Kind], lo: int, hi: int, sect
     starts = [i - 1 if i - 1 >= lo and AVATAR.search(lines[i - 1].text) and lines[i].blank_before == 0 else i
               for i in starts]
     if not starts:
-        return [_one(lines, kinds, meta, lo, hi, None, 0, None, section_score, with_headers)]
+        only = _one(lines, kinds, meta, lo, hi, None, 0, None, section_score, with_headers)
+        return [only] if only is not None else []
 
     # footer style: authors close their comments (text above, footer below); a header-style section
     # does not end on an author line
@@ -302,7 +305,7 @@ def layout_with(text: str, has_title: bool, model: dict, *, with_headers: bool =
     kinds = [classify(ln.text) for ln in lines]
     first = 0
     title = None
-    if has_title and len(lines) > 1 and _is_title(lines[0], kinds[0]):
+    if has_title and len(lines) > 1 and is_title(lines[0], kinds[0]):
         title = (lines[0].start, lines[0].end)
         first = 1
     while first < len(lines) and kinds[first].tail:

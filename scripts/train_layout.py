@@ -142,7 +142,9 @@ def fit_boundary(data, w) -> np.ndarray:
 
 
 def train(docs, gold, ids) -> dict:
-    data = [line_data(docs[d], gold[d], cap) for d in ids for cap in (None, GAP_CAP)]
+    # pages with a misspelt marker are labelled comment-free although they have comments: left out
+    # of training (their labels are wrong), never out of the figures
+    data = [line_data(docs[d], gold[d], cap) for d in ids if not garbled(docs[d]) for cap in (None, GAP_CAP)]
     x = np.vstack([a for a, *_ in data])
     y = np.concatenate([b for _, b, *_ in data])
     w = fit(x, y)

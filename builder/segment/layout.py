@@ -23,8 +23,8 @@ How it decides, in order:
 Span decision: a comment's span runs from its header (author line, stamp, avatar) through its text
 to its trailing controls ("Reply", vote counts); with footer-style pages, from its text to its footer.
 Measured with scripts/train_layout.py on the Dragnet pages, held out by file: body-only spans
-(`--body-only`) give comment-region F1 0.927 (recall 0.864), spans with headers 0.985 (recall
-0.971), at the same precision (0.999) — the header is part of what a page shows as the comment, and annotators need it to
+(`--body-only`) give comment-region F1 0.933 (recall 0.879), spans with headers 0.991 (recall
+0.987), at the same precision (0.995-0.996) — the header is part of what a page shows as the comment, and annotators need it to
 tell who answers whom. Each author line lies in exactly one comment's span, so an author appears in
 one record's text once (its own header), never again in a neighbour's. A comment that has only a
 header ("X says:" with nothing under it) keeps the header as its span, so nothing is dropped.

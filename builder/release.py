@@ -52,6 +52,7 @@ from builder.schema import (
     SCHEMA_VERSION,
     TYPE_NAMES,
     arrow_fields,
+    stored_fields,
 )
 
 SPLITS = ("train", "validation", "test")
@@ -87,7 +88,7 @@ class ReleaseExistsError(ReleaseError):
 
 
 def release_fields() -> list[pa.Field]:
-    return arrow_fields(SCHEMA) + arrow_fields(LABELS_SCHEMA)
+    return stored_fields(SCHEMA) + stored_fields(LABELS_SCHEMA)
 
 
 def release_features():

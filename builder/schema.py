@@ -84,8 +84,17 @@ def features(schema: dict = SCHEMA):
     return datasets.Features({name: feature(prop) for name, prop in schema["properties"].items()})
 
 
+def stored_fields(schema: dict = SCHEMA) -> list[pa.Field]:
+    """The columns as files store them: every one nullable. datasets restores a column's features
+    from the file's metadata only when the stored field is what the features imply, nullability
+    included, and Features know no "not null": with a non-nullable `type`, `load_dataset("parquet",
+    ...)` would give a plain int64 instead of the ClassLabel. Writers check non-null columns
+    before writing instead."""
+    return [f.with_nullable(True) for f in arrow_fields(schema)]
+
+
 @cache
 def arrow_schema() -> pa.Schema:
     """The pyarrow schema of record files, with the datasets features in its metadata (as
     `Features.arrow_schema` writes them), so ClassLabel names travel with every Parquet file."""
-    return pa.schema(arrow_fields(), metadata=features().arrow_schema.metadata)
+    return pa.schema(stored_fields(), metadata=features().arrow_schema.metadata)

@@ -44,6 +44,17 @@ def test_load_dataset_gives_three_splits_with_the_declared_features(rel):
     assert len(labeled) == 12 and all(r["label"] == r["type"] for r in labeled)
 
 
+def test_data_files_loaded_without_the_card_keep_the_class_names(rel):
+    """A researcher who points `datasets` at the Parquet files themselves (no card) still gets the
+    ClassLabels: the files' own metadata carries the features."""
+    import datasets
+
+    files = sorted(str(p) for p in (rel / "data").glob("train-*.parquet"))
+    feat = datasets.load_dataset("parquet", data_files={"train": files})["train"].features
+    assert isinstance(feat["type"], datasets.ClassLabel) and feat["type"].names == list(TYPE_NAMES)
+    assert isinstance(feat["label"], datasets.ClassLabel) and feat == release.release_features()
+
+
 def test_the_card_shows_the_one_liner(rel):
     assert 'load_dataset("path/to/news/1.0.0")' in (rel / "README.md").read_text()
 

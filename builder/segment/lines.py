@@ -180,9 +180,10 @@ _WEEKDAYS = frozenset("mon monday tue tues tuesday wed wednesday thu thurs thurs
                       "sun sunday".split())
 _NUMERIC_DATE = re.compile(r"(?<![\d.])\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b")
 _HAS_DIGIT = re.compile(r"\d").search
-# a month glued to the name before it ("ElizabethOctober 29, 2012 1:24 PM")
-GLUED_DATE = re.compile(r"(?<=[a-z])(?:January|February|March|April|May|June|July|August|September|October|"
-                        r"November|December)\s+\d{1,2},?\s+\d{4}")
+# a date glued to the name before it
+_MONTH_NAMES = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+GLUED_DATE = re.compile(rf"(?<=[a-z]){_MONTH_NAMES}\s+\d{{1,2}},?\s+\d{{4}}"  # ElizabethOctober 29, 2012
+                        rf"|(?<=[^\W\d_])\d{{1,2}}\s+{_MONTH_NAMES}\s+\d{{4}}")  # Petal26 October 2012
 
 
 def classify(text: str) -> Kind:

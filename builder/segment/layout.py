@@ -72,6 +72,7 @@ def _load_model(path: Path) -> dict | None:
 
 
 MODEL = _load_model(MODEL_FILE)
+MARGIN_SCALE = 5.0  # a section's margin is a sum over many lines: scaled before it becomes a confidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +260,7 @@ def _one(lines, kinds, meta, a, b, h, depth, parent, section_score, with_headers
     author = None
     if h is not None:
         author = _author(lines[h], kinds[h])
-    score = _sigmoid(section_score) * (0.9 if h is not None else 0.7)
+    score = _sigmoid(section_score / MARGIN_SCALE) * (0.9 if h is not None else 0.7)
     return Comment(lines[span[0]].start, lines[span[-1]].end, author, depth, parent, round(score, 4))
 
 
@@ -328,5 +329,7 @@ def layout_with(text: str, has_title: bool, model: dict, *, with_headers: bool =
     if k is not None:
         com_end = _cut_tail(lines, kinds, cut, n)
         comments = _split_comments(lines, kinds, cut, com_end, margin, with_headers)
-    article_score = 1.0 - _sigmoid(margin) * 0.5 if k is not None else 1.0 - _sigmoid(-margin - 2) * 0.5
+    # how sure the article's end is right: how far the section's score clears the threshold, or how
+    # far below it the best candidate stays when there is no section
+    article_score = 0.5 + 0.5 * _sigmoid((margin if k is not None else -margin) / MARGIN_SCALE)
     return Layout(title, article, round(article_score, 4), comments)

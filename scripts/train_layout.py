@@ -6,7 +6,10 @@ Each page's lines are labelled by the gold boundary (the `!@#$%^&*()  COMMENTS` 
 anything looks at the text): a line after it is in the comment section. A logistic regression over
 lines.FEATURES is fitted by Newton's method with a small L2 penalty (deterministic: no random
 initialisation, no shuffling), and the presence threshold is the one that makes the fewest page-level
-mistakes on the training pages.
+mistakes on the training pages. A second small model (boundary_features, a softmax over the lines
+near the rough start) places the section's first line. Every page is learnt twice, as rendered and
+with blank-line runs cut to two (see line_data); pages whose marker line is misspelt are left out of
+training, as their labels are wrong, but counted in every figure.
 
 Figures are printed for pages held out by file (k folds by a hash of the file name; every page is
 predicted by a model that never saw it) and for the final model on all pages, computed as

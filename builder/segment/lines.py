@@ -31,7 +31,7 @@ AGO = re.compile(r"\b(?:\d+|an?|one)\s+(?:sec(?:ond)?|min(?:ute)?|hour|hr|day|we
 SAYS = re.compile(r"^(?![\"“‘'])(?!.*\b(?:he|she|they|it|i|we|who|which|that)\s+(?:says|said|wrote|writes|added)\b)"
                   r"(?:\S+\s+){0,12}?\S*?\s*(?:says|said|wrote|writes|commented|replied|responded|asks)"
                   r"\s*(?::|\.\.\.|…|,)?\s*(?:[:|]\s*.*|(?:on|at)\s+.*\d.*)?$", re.I)
-# "by X", "Posted by: X", "written by X", "Posted on …", "Submitted by …", "— X" bylines
+# "by X", "Posted by: X", "written by X", "Posted on …", "Submitted by …", "on DATE X" bylines
 BYLINE = re.compile(r"^(?:#?\d+\s*[-.:]?\s*)?(?:(?:posted|written|submitted|comment(?:ed)?|reply|answered)\s+"
                     rf"(?:by|on|at)\b:?|by\s+(?!(?:the|a|an|this|that|way|now|then|far|default|all|means|contrast|"
                     rf"comparison|design|hand|law|now|some|no|any|using|making)\b)\S|posted\b:?|on\s+(?:\d|{_MONTH}))", re.I)

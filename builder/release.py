@@ -48,6 +48,7 @@ from builder.schema import (
     FIELDS,
     LABEL_STATUSES,
     LABELS_SCHEMA,
+    ORIGINS,
     SCHEMA,
     SCHEMA_VERSION,
     TYPE_NAMES,
@@ -423,6 +424,8 @@ def _file_stats(table: pa.Table) -> dict:
     labeled = pc.is_valid(label)
     same = pc.sum(pc.and_(labeled, pc.equal(label, table.column("type")))).as_py() or 0
     label_counts = np.bincount(label.drop_null().to_numpy().astype(np.int64), minlength=len(TYPE_NAMES))
+    origin = table.column("origin")
+    human = pc.equal(origin, "human")
     return {
         "rows": table.num_rows,
         "documents": pc.count_distinct(table.column("doc_id")).as_py() if table.num_rows else 0,
@@ -432,20 +435,24 @@ def _file_stats(table: pa.Table) -> dict:
         "agreement_hist": np.histogram(agreement, bins=10, range=(0.0, 1.0))[0].astype(int).tolist(),
         "agreement_sum": float(agreement.astype(np.float64).sum()),
         "label_equals_type": int(same),
+        "origins": {o: int(pc.sum(pc.equal(origin, o)).as_py() or 0) for o in ORIGINS},
+        "human_documents": pc.count_distinct(table.column("doc_id").filter(human)).as_py() if table.num_rows else 0,
     }
 
 
 def _merge_stats(parts: list[dict]) -> dict:
     out = {"rows": 0, "documents": 0, "types": Counter(), "labels": Counter(), "label_status": Counter(),
-           "agreement_hist": [0] * 10, "agreement_sum": 0.0, "label_equals_type": 0}
+           "origins": Counter(), "human_documents": 0, "agreement_hist": [0] * 10, "agreement_sum": 0.0,
+           "label_equals_type": 0}
     for p in parts:
-        for k in ("rows", "documents", "label_equals_type"):
+        for k in ("rows", "documents", "label_equals_type", "human_documents"):
             out[k] += p[k]
         out["agreement_sum"] += p["agreement_sum"]
-        for k in ("types", "labels", "label_status"):
+        for k in ("types", "labels", "label_status", "origins"):
             out[k].update(p[k])
         out["agreement_hist"] = [a + b for a, b in zip(out["agreement_hist"], p["agreement_hist"])]
-    for k, names in (("types", TYPE_NAMES), ("labels", TYPE_NAMES), ("label_status", LABEL_STATUSES)):
+    for k, names in (("types", TYPE_NAMES), ("labels", TYPE_NAMES), ("label_status", LABEL_STATUSES),
+                     ("origins", ORIGINS)):
         out[k] = {n: int(out[k].get(n, 0)) for n in names}
     n = sum(out["agreement_hist"])
     out["agreement_mean"] = round(out["agreement_sum"] / n, 4) if n else None

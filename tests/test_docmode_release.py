@@ -102,6 +102,10 @@ def test_a_release_marks_which_records_are_human(labelled, release_dir):
 
     ds = datasets.load_dataset(str(release_dir))
     assert sorted(set(ds["test"]["origin"])) == ["human", "segmenter"]
+    n_human = sum(r["origin"] == "human" for r in rows)
+    card = " ".join((release_dir / "README.md").read_text(encoding="utf-8").split())
+    assert (f"{len(rows) - n_human} records come from the segmenter and {n_human} from annotators' corrections"
+            in card and "in 2 documents whose records are all human" in card), "the card counts both origins"
 
 
 def reference_macro_f1(gold: list[dict], pred: list[dict]) -> float:

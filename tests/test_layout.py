@@ -256,3 +256,17 @@ LINE_PIECES = ["", "  ", "    ", "• ", "  • Ann Lee", "Bo says:", "Posted by
 def test_any_text_gives_a_well_formed_layout(pieces, has_title):
     text = "\n".join(pieces)
     check_invariants(text, parse_layout(text, has_title))
+
+
+@pytest.mark.parametrize("comments", [
+    "Ann says:\nMay 1, 2013 at 9:00 am\nGreat piece!\n\nBo says:\nMay 1, 2013 at 9:05 am\nI disagree with most of it.\n",
+    "by ann (1234) on Monday May 6, @09:15AM (#55)\nFirst!\n\n    by bo (4321) on Monday May 6, @09:20AM (#56)\n"
+    "    Not quite.\n",
+    "Great piece, thanks.\nPosted by: Ann | May 1, 2013 at 9:00 AM\n\nI disagree.\nPosted by: Bo | May 1, 2013 at 9:05 AM\n",
+])
+def test_short_page_keeps_its_first_comment_out_of_the_article(comments):
+    text = "Short Title\n\nOne line of article text here.\n\n" + comments
+    lay = parse_layout(text, has_title=True)
+    check_invariants(text, lay)
+    assert piece(text, lay.article) == "One line of article text here."
+    assert [c.author for c in lay.comments] == ["Ann", "Bo"] or [c.author for c in lay.comments] == ["ann", "bo"]

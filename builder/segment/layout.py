@@ -51,6 +51,7 @@ from builder.segment.lines import (
     best_boundary,
     classify,
     is_meta,
+    shape,
     split_lines,
     strip_meta,
 )
@@ -278,6 +279,21 @@ def _bullet_thread(lines: list[Line], kinds: list[Kind], k: int | None) -> int |
     return first
 
 
+def _same_template_above(lines: list[Line], kinds: list[Kind], k: int) -> int:
+    """The section's start moved up over comments the model left in the article: an author line a
+    few lines above the start, written in the same template (shape) as the section's author lines,
+    is the section's first comment (short pages give the model little to go on)."""
+    shapes = {shape(lines[i].text) for i in range(k, len(lines)) if kinds[i].author}
+    if len(shapes) == 0:
+        return k
+    j = k - 1
+    while j >= max(1, k - 8):
+        if kinds[j].author and shape(lines[j].text) in shapes:
+            k = j
+        j -= 1
+    return k
+
+
 def _ends_on_author(kinds: list[Kind]) -> bool:
     tail = [kd for kd in kinds[-3:] if not kd.control]
     return bool(tail) and tail[-1].author
@@ -320,6 +336,8 @@ def layout_with(text: str, has_title: bool, model: dict, *, with_headers: bool =
         # comment markup at all ("Follow X on Twitter"): no comments
         k = None
     k = _bullet_thread(body_lines, body_kinds, k)
+    if k is not None:
+        k = _same_template_above(body_lines, body_kinds, k)
     if k is not None and k > 0 and body_kinds[k].author and not body_kinds[k].bullet and _ends_on_author(body_kinds):
         k = _footer_start(body_lines, k)
     cut = n if k is None else first + k

@@ -58,8 +58,9 @@ except ModuleNotFoundError as e:
                      "pip install '.[ray]' (or use --engine local)") from None
 from builder.ingest import Fields, Rejected, read_documents
 from builder.run import (COMPRESSION, DOC_TIMEOUT, ROW_GROUP_ROWS, SHARD_NAME, _Batch, _batches, _bincount,
-                         _check_outputs, _Target, default_workers, output_paths, segment_batch, storage_schema)
-from builder.schema import SCHEMA_VERSION, TYPE_NAMES
+                         _check_outputs, _Target, default_workers, finish, output_paths, segment_batch, storage_schema,
+                         write_error)
+from builder.schema import TYPE_NAMES
 
 SHARD_CHARS = 8_000_000  # text per unit of work (one task, one shard): seconds of one core, ~15k records
 WINDOW_CHARS = 128_000_000  # text the driver reads ahead and hands to Ray in one execution...
@@ -375,27 +376,10 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
         if not shards:  # no records at all: still a readable, empty shard with the schema
             pq.write_table(storage_schema().empty_table(), tmp_out / SHARD_NAME.format(0), compression=COMPRESSION)
             shards.append({"path": SHARD_NAME.format(0), "rows": 0})
-
-        result = {
-            "inputs": [str(p) for p in inputs],
-            "output": str(out),
-            "shards": shards,
-            "quarantine": str(quarantine_path),
-            "documents": dict(stats),
-            "quarantined": {k: reasons[k] for k in sorted(reasons)},
-            "records": {"total": sum(per_type), **{name: per_type[i] for i, name in enumerate(TYPE_NAMES)}},
-            "encodings": {k: encodings[k] for k in sorted(encodings)},
-            "segmenter_version": version,
-            "schema_version": SCHEMA_VERSION,
-        }
-        assert stats["read"] == stats["segmented"] + stats["quarantined"]
-        assert result["records"]["total"] == sum(s["rows"] for s in shards)
-        with open(targets["report"].open(), "w", encoding="utf-8") as rf:
-            json.dump(result, rf, indent=2, ensure_ascii=False)
-            rf.write("\n")
-        for t in targets.values():  # the report last: its presence says the run completed
-            t.commit()
-        return result
+        return finish(targets, inputs=inputs, out=out, shards=shards, quarantine=quarantine_path, stats=stats,
+                      reasons=reasons, per_type=per_type, encodings=encodings, segmenter_version=version)
+    except OSError as e:  # as the local engine: writing on this machine failed (permissions, disk full)
+        raise write_error(e) from None
     finally:
         for t in targets.values():
             t.discard()

@@ -539,29 +539,11 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
                 bar.close()
         shards = sink.finish()
         sink = None
-
-        result = {
-            "inputs": [str(p) for p in inputs],
-            "output": str(out),
-            "shards": shards if not single else None,
-            "quarantine": str(quarantine_path),
-            "documents": dict(stats),
-            "quarantined": {k: reasons[k] for k in sorted(reasons)},
-            "records": {"total": sum(per_type), **{name: per_type[i] for i, name in enumerate(TYPE_NAMES)}},
-            "encodings": {k: encodings[k] for k in sorted(encodings)},
-            "segmenter_version": SEGMENTER_VERSION,
-            "schema_version": SCHEMA_VERSION,
-        }
-        assert stats["read"] == stats["segmented"] + stats["quarantined"]
-        with open(targets["report"].open(), "w", encoding="utf-8") as rf:
-            json.dump(result, rf, indent=2, ensure_ascii=False)
-            rf.write("\n")
-        for t in targets.values():  # the report last: its presence says the run completed
-            t.commit()
-        return result
+        return finish(targets, inputs=inputs, out=out, shards=shards if not single else None,
+                      quarantine=quarantine_path, stats=stats, reasons=reasons, per_type=per_type,
+                      encodings=encodings, segmenter_version=SEGMENTER_VERSION)
     except OSError as e:  # the inputs' own errors were quarantined: this is writing (permissions, disk full)
-        where = f"{e.filename}: " if e.filename else ""
-        raise BuilderError(f"cannot write the output: {where}{e.strerror or e}; nothing was written") from None
+        raise write_error(e) from None
     finally:
         if sink is not None:
             sink.abort()
@@ -569,6 +551,41 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
             t.discard()
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
+
+
+def finish(targets: dict[str, _Target], *, inputs: list[Path], out: Path, shards: list[dict] | None,
+           quarantine: Path, stats: dict, reasons: Counter, per_type: list[int], encodings: Counter,
+           segmenter_version: str | None) -> dict:
+    """The end of a run of any engine: the report written, then every target renamed into place
+    (the report last: its presence says the run completed). Returns the report."""
+    result = {
+        "inputs": [str(p) for p in inputs],
+        "output": str(out),
+        "shards": shards,
+        "quarantine": str(quarantine),
+        "documents": dict(stats),
+        "quarantined": {k: reasons[k] for k in sorted(reasons)},
+        "records": {"total": sum(per_type), **{name: per_type[i] for i, name in enumerate(TYPE_NAMES)}},
+        "encodings": {k: encodings[k] for k in sorted(encodings)},
+        "segmenter_version": segmenter_version,
+        "schema_version": SCHEMA_VERSION,
+    }
+    if stats["read"] != stats["segmented"] + stats["quarantined"] or (
+            shards is not None and result["records"]["total"] != sum(s["rows"] for s in shards)):
+        raise BuilderError(f"internal error: the run's counts do not add up ({result['documents']}, "
+                           f"{result['records']['total']} records); nothing was written")
+    with open(targets["report"].open(), "w", encoding="utf-8") as rf:
+        json.dump(result, rf, indent=2, ensure_ascii=False)
+        rf.write("\n")
+    for t in (targets["out"], targets["quarantine"], targets["report"]):
+        t.commit()
+    return result
+
+
+def write_error(e: OSError) -> BuilderError:
+    """An OSError while writing the outputs (permissions, disk full, a name too long) as one line."""
+    where = f"{e.filename}: " if e.filename else ""
+    return BuilderError(f"cannot write the output: {where}{e.strerror or e}; nothing was written")
 
 
 def _bincount(values) -> list[int]:

@@ -23,7 +23,7 @@ from click.testing import CliRunner  # noqa: E402
 from builder import engine_ray, run  # noqa: E402
 from builder.cli import cli  # noqa: E402
 from builder.document import Document  # noqa: E402
-from builder.errors import InputError  # noqa: E402
+from builder.errors import BuilderError, InputError  # noqa: E402
 from builder.schema import FIELDS, TYPE_NAMES  # noqa: E402
 
 # Ray Data's own DataContext trips its deprecation warnings on every execution: not ours to fix.
@@ -411,6 +411,15 @@ def test_failed_run_leaves_the_previous_output_and_no_temporary(corpus, ray_loca
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     assert (tmp_path / "rec.report.json").read_text() == report_before and first["records"]["total"] > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rec", "rec.quarantine.jsonl", "rec.report.json"]
+
+
+def test_an_output_unwritable_at_the_end_is_one_line_and_leaves_nothing(corpus, ray_local, tmp_path):
+    """Only the report's temporary name is too long, so the failure comes after the workers wrote
+    their shards: one BuilderError line as with the local engine, and no temporary left."""
+    (tmp_path / "o").mkdir()
+    with pytest.raises(BuilderError, match="cannot write the output: .*File name too long"):
+        engine_ray.segment_corpus(corpus, tmp_path / "o" / "rec", report=tmp_path / "o" / ("x" * 245 + ".json"))
+    assert list((tmp_path / "o").iterdir()) == []
 
 
 # --------------------------------------------------------------------------- downstream

@@ -44,7 +44,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -904,6 +903,7 @@ def write(out: str | Path, *, export_bytes: bytes, snapshot_id: int, project: st
       gold.parquet       the human-gold documents' records under schemas/record.v1.json (origin human)
       docmode.json       counts, agreement, impossible threads, repairs and left-out regions with reasons
     """
+    from builder.labels import write_pull
     from builder.run import storage_schema
 
     out = Path(out)
@@ -913,34 +913,16 @@ def write(out: str | Path, *, export_bytes: bytes, snapshot_id: int, project: st
         raise DocModeError(f"the export of project {project!r} is not JSON ({e})") from None
     check_out(out)
     pulled = from_export(tasks)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        export_name = f"export-{snapshot_id}.json"
-        (tmp / export_name).write_bytes(export_bytes)
-        os.chmod(tmp / export_name, 0o444)
+
+    def tables(tmp: Path) -> None:
         recs = sorted(pulled.records, key=lambda r: (r["doc_id"], r["annotator"], r["position"]))
         pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in ANNOTATOR_RECORDS_SCHEMA.names} for r in recs],
                                             schema=ANNOTATOR_RECORDS_SCHEMA), tmp / "records.parquet")
         pq.write_table(pa.Table.from_pylist(pulled.documents, schema=DOCUMENTS_SCHEMA), tmp / "documents.parquet")
         pq.write_table(gold_table(pulled.gold, storage_schema()), tmp / GOLD_FILE)
-        report = {"project": {"name": project, "id": project_id}, "snapshot_id": snapshot_id,
-                  "export_file": export_name, "export_sha256": hashlib.sha256(export_bytes).hexdigest(),
-                  **pulled.report}
-        (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return report
+
+    return write_pull(out, export_bytes=export_bytes, snapshot_id=snapshot_id, project=project,
+                      project_id=project_id, report_file=REPORT_FILE, report=pulled.report, write_tables=tables)
 
 
 def check_out(out: str | Path) -> None:

@@ -249,6 +249,22 @@ def write(out: str | Path, *, export_bytes: bytes, snapshot_id: int, project: st
         raise ExportError(f"the export of project {project!r} is not JSON ({e})") from None
     result = from_export(tasks)
     check_out(out)
+
+    def tables(tmp: Path) -> None:
+        pq.write_table(pa.Table.from_pylist(result.annotations, schema=ANNOTATIONS_SCHEMA),
+                       tmp / "annotations.parquet")
+        pq.write_table(labels_table(result.labels), tmp / "labels.parquet")
+
+    return write_pull(out, export_bytes=export_bytes, snapshot_id=snapshot_id, project=project,
+                      project_id=project_id, report_file="labels.json", report=result.report, write_tables=tables)
+
+
+def write_pull(out: Path, *, export_bytes: bytes, snapshot_id: int, project: str, project_id: int,
+               report_file: str, report: dict, write_tables) -> dict:
+    """A pull's directory (record or document mode), atomically: the raw export (read-only, its
+    sha256 in the report), what `write_tables(tmp)` writes and the JSON report `report_file` go
+    into a temporary sibling renamed into place at the end; an existing `out` is replaced only
+    then, and a failure leaves it as it was. Returns the report as written."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -257,13 +273,10 @@ def write(out: str | Path, *, export_bytes: bytes, snapshot_id: int, project: st
         export_name = f"export-{snapshot_id}.json"
         (tmp / export_name).write_bytes(export_bytes)
         os.chmod(tmp / export_name, 0o444)  # the snapshot as downloaded: immutable
-        pq.write_table(pa.Table.from_pylist(result.annotations, schema=ANNOTATIONS_SCHEMA),
-                       tmp / "annotations.parquet")
-        pq.write_table(labels_table(result.labels), tmp / "labels.parquet")
+        write_tables(tmp)
         report = {"project": {"name": project, "id": project_id}, "snapshot_id": snapshot_id,
-                  "export_file": export_name, "export_sha256": hashlib.sha256(export_bytes).hexdigest(),
-                  **result.report}
-        (tmp / "labels.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+                  "export_file": export_name, "export_sha256": hashlib.sha256(export_bytes).hexdigest(), **report}
+        (tmp / report_file).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             os.replace(out, old)

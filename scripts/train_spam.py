@@ -52,7 +52,7 @@ def _load(name: str):
 
 
 _F = _load("spam_features")
-NGRAM, analyze = _F.NGRAM, _F.analyze
+NGRAM, analyze, ngrams = _F.NGRAM, _F.analyze, _F.ngrams
 rule_logit = _load("spam_rules").rule_logit
 DATA = ROOT.parent / "shared" / "realdata" / "youtube-spam"
 MODEL = ROOT / "builder" / "segment" / "models" / "spam_ngram.json"
@@ -229,7 +229,7 @@ def read_csv(path: Path) -> list[tuple[str, str, bool]]:
 
 
 def grams_of(texts: list[str]) -> list[frozenset[str]]:
-    return [analyze(t, None).grams for t in texts]
+    return [ngrams(analyze(t, None).norm) for t in texts]  # as strings: analyze gives long texts' as keys
 
 
 def vocabulary(grams: list[frozenset[str]]) -> list[str]:
@@ -337,7 +337,7 @@ def cross_video(files: list[Path]) -> list[tuple[str, str, str, float, float, fl
                 continue
             found = [analyze(t, a) for t, a, _ in data[te]]
             gold = [y for _, _, y in data[te]]
-            ngram = [logit(bias, w, x.grams) for x in found]
+            ngram = [logit(bias, w, ngrams(x.norm)) for x in found]
             out.append((tr.name, te.name, "n-grams", *prf([z >= 0 for z in ngram], gold)))
             whole = [z + rule_logit(x.signals) >= 0 for z, x in zip(ngram, found)]
             out.append((tr.name, te.name, "scorer", *prf(whole, gold)))

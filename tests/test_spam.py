@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 
 from builder.document import Document
 from builder.segment import segment
-from builder.segment.spam import MODEL_INFO, spam_probability
-from builder.segment.spam_features import analyze
+from builder.segment import spam_features
+from builder.segment.spam import MODEL_INFO, ngram_logit, spam_probability
+from builder.segment.spam_features import analyze, gram_keys, ngrams
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
 SHARED = REPO.parent / "shared"
@@ -174,6 +175,32 @@ _NASTY = st.text(st.sampled_from(list("abcXYZ -–.,:/@$£€♥★*#\n\t\u200b\
 def test_any_text_gives_a_probability(text, author):
     p = spam_probability(text, author)
     assert 0.0 <= p <= 1.0
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_NASTY, st.text(max_size=300), st.text(st.sampled_from(list("ab \ue000")), max_size=80)))
+def test_4gram_keys_are_the_4gram_strings(text):
+    """Long texts are scored from numpy keys, short ones from strings: the same set, the same score,
+    the same phrases found, to the last bit."""
+    norm = analyze(text, None).norm
+    strings, keys = ngrams(norm), gram_keys(norm)
+    if keys is None:  # a character outside the BMP: the strings are used whatever the length
+        assert any(ord(c) > 0xFFFF for c in norm)
+        return
+    assert sorted(keys.tolist()) == sorted(map(spam_features.gram_key, strings)) == keys.tolist()
+    assert ngram_logit(keys) == ngram_logit(strings)
+    assert sorted(spam_features._starts(keys)) == sorted(strings & spam_features._FIRST)
+
+
+def test_4gram_keys_on_long_comments():
+    for _, text in SPAM + HAM:
+        a = analyze((text + " ") * 20, None)
+        long = len(a.norm) >= spam_features.KEYS_FROM
+        assert long or not text
+        assert isinstance(a.grams, frozenset) != long
+        assert ngram_logit(gram_keys(a.norm)) == ngram_logit(ngrams(a.norm))
+    emoji = analyze("check out my channel 😀 " * 10, None)
+    assert isinstance(emoji.grams, frozenset) and emoji.signals.hooks == 2  # check out my, my channel
 
 
 def test_same_scores_under_any_hash_seed():

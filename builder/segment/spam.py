@@ -9,9 +9,11 @@ Two parts, added as log-odds:
     strewn among symbols (♥♥p♥♥♥c♥), an author name that is an ad, and whether the comment gives
     the reader anything to act on at all (a link, "subscribe", "check out my ...").
 
-Pure and fast: a dict lookup per distinct 4-gram, compiled patterns behind cheap tests, no I/O
-after import. Weights are summed as integers (they are stored to 4 decimals; here in units of
-1e-4), which is exact, so the score does not depend on the order of a set of strings.
+Pure and fast: the 4-grams of a comment of 64+ characters are looked up all at once with numpy
+(their exact integer keys, spam_features.gram_key, in a sorted array of the model's), a short one's
+in a dict; compiled patterns behind cheap tests; no I/O after import. Weights are summed as
+integers (they are stored to 4 decimals; here in units of 1e-4), which is exact, so both ways give
+the same score, and it does not depend on the order of a set of strings.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import re
 from itertools import repeat
 from pathlib import Path
 
-from builder.segment.spam_features import NGRAM, analyze
+import numpy as np
+
+from builder.segment.spam_features import NGRAM, analyze, gram_key
 from builder.segment.spam_rules import rule_logit
 
 MODEL_FILE = Path(__file__).resolve().parent / "models" / "spam_ngram.json"
@@ -42,13 +46,27 @@ def _load(path: Path) -> tuple[float, dict[str, float], dict]:
 _BIAS, _WEIGHTS, MODEL_INFO = _load(MODEL_FILE)
 _UNIT = 10_000  # the model's weights have 4 decimals
 _get = {g: round(w * _UNIT) for g, w in _WEIGHTS.items()}.get
+# The same weights by gram_key, sorted, for numpy; a last key no 4-gram is above (weight 0) keeps
+# every searchsorted index inside the array.
+_ITEMS = sorted((gram_key(g), round(w * _UNIT)) for g, w in _WEIGHTS.items())
+_KEYS = np.array([k for k, _ in _ITEMS] + [2**64 - 1], np.uint64)
+_INTS = np.array([w for _, w in _ITEMS] + [0], np.int64)
+del _ITEMS
 
 
-def ngram_logit(grams: frozenset[str]) -> float:
-    """The n-gram model's log-odds: bias + the weights of the distinct 4-grams / sqrt(their number)."""
-    if not grams:
+def ngram_logit(grams: frozenset[str] | np.ndarray) -> float:
+    """The n-gram model's log-odds: bias + the weights of the distinct 4-grams / sqrt(their number);
+    grams as analyze gives them (strings, or their sorted keys)."""
+    if not len(grams):
         return _BIAS
-    return _BIAS + sum(map(_get, grams, repeat(0))) / _UNIT / math.sqrt(len(grams))
+    if isinstance(grams, frozenset):
+        total = sum(map(_get, grams, repeat(0)))
+    else:
+        i = _KEYS.searchsorted(grams)
+        w = _INTS.take(i)
+        w[_KEYS.take(i) != grams] = 0  # 4-grams the model has no weight for
+        total = int(w.sum())
+    return _BIAS + total / _UNIT / math.sqrt(len(grams))
 
 
 _BULLETS = " \t•*·‣◦-–—>"

@@ -22,7 +22,7 @@ system-deps:
 	fi
 
 # segment → (labels, when a Label Studio server runs) → publish → verify; prints how to load the release.
-# 70/15/15: the sample's 16 pages at 80/10/10 would leave the test split empty.
+# 70/15/15: the sample's 17 pages at 80/10/10 would leave the test split empty.
 DEMO_RELEASE = build/demo/releases/news-demo/1.0.0
 demo: $(STAMP)
 	rm -rf build/demo
@@ -35,6 +35,7 @@ demo: $(STAMP)
 	  --name news-demo --version 1.0.0 --ratios 70/15/15 --out build/demo/releases
 	$(BIN)/builder verify $(DEMO_RELEASE)
 	@echo "The card: $(DEMO_RELEASE)/README.md"
+	@echo "Load it (the project's environment has datasets): $(BIN)/python -c \"import datasets; print(datasets.load_dataset('$(DEMO_RELEASE)'))\""
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest

@@ -779,15 +779,28 @@ def evaluate(predictions, release, *, task: str = "type", split: str = "test", g
     return evaluator.evaluate(predictions, allow_missing=allow_missing, fingerprint=fingerprint)
 
 
+def report_head(result: dict) -> list[str]:
+    """The first lines of a report of any task: task, split, release, what the gold is."""
+    rel = result["release"]
+    ident = f"{rel['name']} {rel['version']}" if rel["name"] else "(unsealed release)"
+    return [f"task {result['task']} · split {result['split']} · release {ident}", f"gold: {result['gold_description']}"]
+
+
+def official_line(result: dict) -> str:
+    """The official metric with its document-bootstrap interval, as every task's report shows it."""
+    ci = result["ci"]
+    interval = "(no interval: resamples=0)" if ci is None else (
+        f"{ci['level']:.0%} CI [{ci['low']:.4f}, {ci['high']:.4f}] "
+        f"(bootstrap over {ci['documents']} documents, {ci['resamples']} resamples, seed {ci['seed']})")
+    return f"official metric {result['metric']} = {result['score']:.4f}   {interval}"
+
+
 def format_report(result: dict) -> str:
     """The result as people read it: header, official metric with its interval, per-class table,
     confusion matrix, per-domain figures and the worst domain."""
     labels = result["labels"]
-    rel = result["release"]
-    ident = f"{rel['name']} {rel['version']}" if rel["name"] else "(unsealed release)"
     lines = [
-        f"task {result['task']} · split {result['split']} · release {ident}",
-        f"gold: {result['gold_description']}",
+        *report_head(result),
         f"scored {result['n']} records; left out: "
         + ", ".join(f"{v} {k}" for k, v in result["excluded"].items())
         + f"; missing predictions counted wrong: {result['missing']}"
@@ -795,11 +808,7 @@ def format_report(result: dict) -> str:
            if result.get("outside_task") else ""),
         "",
     ]
-    ci = result["ci"]
-    interval = "(no interval: resamples=0)" if ci is None else (
-        f"{ci['level']:.0%} CI [{ci['low']:.4f}, {ci['high']:.4f}] "
-        f"(bootstrap over {ci['documents']} documents, {ci['resamples']} resamples, seed {ci['seed']})")
-    lines.append(f"official metric {result['metric']} = {result['score']:.4f}   {interval}")
+    lines.append(official_line(result))
     lines.append(f"accuracy {result['accuracy']:.4f}   macro-F1 {result['macro_f1']:.4f}   "
                  f"micro-F1 {result['micro_f1']:.4f}")
     lines.append("")

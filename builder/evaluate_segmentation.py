@@ -32,7 +32,8 @@ import pyarrow.parquet as pq
 
 from builder.docmode import match_spans
 from builder.errors import InputError
-from builder.evaluate import BOOTSTRAP, TASKS_SCHEMA, NoGoldError, PredictionError, Release
+from builder.evaluate import (BOOTSTRAP, TASKS_SCHEMA, NoGoldError, PredictionError, Release, official_line,
+                              report_head)
 from builder.schema import TYPE_INDEX, TYPE_NAMES
 
 TASK = "segmentation"
@@ -319,18 +320,11 @@ def evaluate(predictions, release, *, split: str = "test", allow_missing: bool =
 
 
 def format_report(r: dict) -> str:
-    rel = r["release"]
-    ident = f"{rel['name']} {rel['version']}" if rel["name"] else "(unsealed release)"
-    lines = [f"task {r['task']} · split {r['split']} · release {ident}",
-             f"gold: {r['gold_description']}",
+    lines = [*report_head(r),
              f"{r['documents']} human-gold documents, {r['gold_spans']} gold spans, {r['predicted_spans']} predicted "
              f"spans; documents without predictions (all missed): {r['missing_documents']}; predicted documents "
              f"outside the gold, ignored: {r['ignored_documents']}", ""]
-    ci = r["ci"]
-    interval = "(no interval)" if ci is None else (
-        f"{ci['level']:.0%} CI [{ci['low']:.4f}, {ci['high']:.4f}] (bootstrap over {ci['documents']} documents, "
-        f"{ci['resamples']} resamples, seed {ci['seed']})")
-    lines.append(f"official metric {r['metric']} = {r['score']:.4f}   {interval}")
+    lines.append(official_line(r))
     lines.append(f"macro span F1 overlap {r['macro_f1_overlap']:.4f}   parent accuracy "
                  f"{_num(r['parent_accuracy'])}   depth accuracy {_num(r['depth_accuracy'])} "
                  f"(over {r['matched_spans']} spans matched by boundaries)")

@@ -4,6 +4,8 @@ stages; a BuilderError becomes one line on stderr and a non-zero exit, without a
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -198,21 +200,29 @@ def push_cmd(records: Path, project: str, batch_size: int, overlap: int, mode: s
         done["imported"] += n
         bar.update(n)
 
-    with tqdm(unit="task", desc=f"push {project}", disable=None) as bar:
-        try:
-            rep = studio.push(records, project, client=client, batch_size=batch_size, overlap=overlap, on_plan=plan,
-                              on_batch=batch)
-        except KeyboardInterrupt:
-            bar.close()
-            click.echo(f"builder: interrupted after {done['imported']} of {done['planned'] or '?'} new tasks were "
-                       f"committed; run the same push again to complete it (no duplicates)", err=True)
-            sys.exit(130)
+    with tqdm(unit="task", desc=f"push {project}", disable=None) as bar, \
+            _push_interrupted(bar, lambda: f"{done['imported']} of {done['planned'] or '?'} new tasks"):
+        rep = studio.push(records, project, client=client, batch_size=batch_size, overlap=overlap, on_plan=plan,
+                          on_batch=batch)
     made = "created" if rep.created else "existing"
     click.echo(f"{made} project {project!r} (id {rep.project_id}): {rep.records} records, {rep.already} already "
                f"there, {rep.imported} imported in {rep.batches} batches", err=True)
     if rep.duplicates_in_project:
         click.echo(f"warning: {len(rep.duplicates_in_project)} record_ids occur in several tasks of the project "
                    f"(made outside builder push), e.g. {rep.duplicates_in_project[0]}", err=True)
+
+
+@contextmanager
+def _push_interrupted(bar, committed: Callable[[], str]):
+    """Ctrl-C during a push: the bar closed, one line saying what was committed and that the same
+    push completes it, exit status 130 (a push is idempotent, so nothing is lost)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        bar.close()
+        click.echo(f"builder: interrupted after {committed()} were committed; run the same push again to complete it "
+                   f"(no duplicates)", err=True)
+        sys.exit(130)
 
 
 def _push_documents(records: Path, project: str, batch_size: int, mode: str, docs: tuple[Path, ...]) -> None:
@@ -231,14 +241,9 @@ def _push_documents(records: Path, project: str, batch_size: int, mode: str, doc
         done[0] += n
         bar.update(n)
 
-    with tqdm(unit="doc", desc=f"push {project}", disable=None) as bar:
-        try:
-            rep = docmode.push(records, docs, project, batch_size=batch_size, on_batch=batch)
-        except KeyboardInterrupt:
-            bar.close()
-            click.echo(f"builder: interrupted after {done[0]} new documents were committed; run the same push again "
-                       f"to complete it (no duplicates)", err=True)
-            sys.exit(130)
+    with tqdm(unit="doc", desc=f"push {project}", disable=None) as bar, \
+            _push_interrupted(bar, lambda: f"{done[0]} new documents"):
+        rep = docmode.push(records, docs, project, batch_size=batch_size, on_batch=batch)
     made = "created" if rep.created else "existing"
     click.echo(f"{made} document project {project!r} (id {rep.project_id}): {rep.documents} documents, {rep.already} "
                f"already there, {rep.imported} imported ({rep.regions} regions, {rep.relations} relations) in "

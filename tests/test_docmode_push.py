@@ -148,3 +148,47 @@ def test_push_is_resumable_and_pull_refuses_a_record_mode_project(tmp_path, writ
     assert not (tmp_path / "L").exists()
     result = run("push", both, "--project", record_mode, "--mode", "document", "--docs", docs)
     assert result.exit_code == 2 and "is not a document-mode project" in result.output
+
+
+@pytest.mark.studio
+def test_ctrl_c_during_a_document_push_then_rerun(tmp_path, write_records, harbour_records, studio_env, studio_client,
+                                                  project_name):
+    """A real SIGINT to a running `builder push --mode document`: one line saying to run it again,
+    exit 130, and the same command completes the project without a document twice."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import HARBOUR
+
+    many, docs = [], tmp_path / "docs.jsonl"
+    with docs.open("w", encoding="utf-8") as f:
+        for copy in range(150):  # one document per batch: seconds of work to interrupt
+            ids = {r["record_id"]: f"{r['record_id']}-{copy}" for r in harbour_records}
+            many += [r | {"record_id": ids[r["record_id"]], "doc_id": f"harbour-{copy}",
+                          "parent_id": ids.get(r["parent_id"])} for r in harbour_records]
+            f.write(json.dumps({"id": f"harbour-{copy}", "text": HARBOUR}) + "\n")
+    records = write_records(many, tmp_path / "many.parquet")
+    cmd = [sys.executable, "-m", "builder", "push", str(records), "--project", project_name, "--mode", "document",
+           "--docs", str(docs), "--batch-size", "1"]
+    proc = subprocess.Popen(cmd, env=os.environ | studio_env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while (project := studio.find_project(studio_client, project_name)) is None or not project.task_number:
+        assert proc.poll() is None and time.monotonic() < deadline, "push ended before it could be interrupted"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("builder: interrupted after ") and "new documents were committed" in last, last
+    assert "run the same push again to complete it" in last and "Traceback" not in err
+    done = studio_client.projects.get(id=project.id).task_number
+    assert 0 < done < 150
+
+    again = subprocess.run(cmd, env=os.environ | studio_env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"150 documents, {done} already there, {150 - done} imported" in again.stderr
+    doc_ids = [t["data"]["doc_id"] for t in snapshot(studio_client, project.id)]
+    assert len(doc_ids) == len(set(doc_ids)) == 150

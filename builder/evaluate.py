@@ -261,8 +261,13 @@ def _read_jsonl(path: Path) -> pa.Table:
     except pa.ArrowInvalid:
         pass  # mixed value types (names and indices) or a bad line: read line by line for a precise answer
     ids, preds, fps = [], [], []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise PredictionError(f"{path}:{n}: not UTF-8 text ({e.reason}); a .jsonl file is UTF-8 JSON, "
+                                      f"one object per line") from None
             if not line.strip():
                 continue
             try:
@@ -271,6 +276,9 @@ def _read_jsonl(path: Path) -> pa.Table:
                 raise PredictionError(f"{path}:{n}: not a JSON object ({e.msg})") from None
             if not isinstance(row, dict):
                 raise PredictionError(f"{path}:{n}: not a JSON object")
+            if row.get("record_id") is not None and not isinstance(row["record_id"], str):
+                raise PredictionError(f"{path}:{n}: record_id {row['record_id']!r} is not a string; record ids are "
+                                      f"strings, as in the release")
             ids.append(row.get("record_id"))
             p = row.get("prediction")
             preds.append(None if p is None else str(p))

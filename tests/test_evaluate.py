@@ -352,6 +352,11 @@ def test_files_that_are_not_prediction_files_are_refused(rel, tmp_path):
     refused(["evaluate", str(tmp_path / "p.csv"), "--release", str(rel)], "missing column(s) record_id, prediction")
     (tmp_path / "p.jsonl").write_text('{"record_id": "a", "prediction": "spam"}\nnot json\n')
     refused(["evaluate", str(tmp_path / "p.jsonl"), "--release", str(rel)], "p.jsonl:2")
+    # bytes that are not UTF-8, and numbers for ids (with mixed prediction types, as pyarrow cannot read them)
+    (tmp_path / "p.jsonl").write_bytes(b'{"record_id": "a", "prediction": "spam"}\n\xff\xfe{}\n')
+    refused(["evaluate", str(tmp_path / "p.jsonl"), "--release", str(rel)], "p.jsonl:2", "not UTF-8")
+    (tmp_path / "p.jsonl").write_text('{"record_id": 5, "prediction": "spam"}\n{"record_id": 6, "prediction": 3}\n')
+    refused(["evaluate", str(tmp_path / "p.jsonl"), "--release", str(rel)], "p.jsonl:1", "record_id 5 is not a string")
     refused(["evaluate", str(tmp_path / "p.csv"), "--release", str(tmp_path)], "not a release directory")
     refused(["evaluate", str(tmp_path / "p.csv"), "--release", str(rel), "--split", "dev"], "no split 'dev'",
             "train, validation, test")

@@ -55,6 +55,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from builder.errors import BuilderError, InputError
+from builder.labels import annotator_name, recency, write_pull  # record mode's keep rule and atomic writer
 from builder.schema import FIELDS, SCHEMA_VERSION, TYPE_INDEX, TYPE_NAMES, data_dir
 
 CONFIG_FILE = "document.xml"
@@ -341,16 +342,6 @@ KEEP_RULE = ("drop skipped/cancelled annotations (was_cancelled); of the rest ke
              "the latest (updated_at, then created_at, then annotation id, newest first), as in record mode")
 
 
-def _annotator(completed_by) -> str:
-    if isinstance(completed_by, dict):
-        return completed_by.get("email") or completed_by.get("username") or f"user:{completed_by.get('id')}"
-    return f"user:{completed_by}"
-
-
-def _recency(a: dict):
-    return (a.get("updated_at") or "", a.get("created_at") or "", a.get("id") or 0)
-
-
 _WS = frozenset(" \t\n\r\f\v\u00a0\u2028\u2029\u200b\ufeff")
 
 
@@ -625,11 +616,11 @@ def read_export(tasks) -> tuple[list[DocTask], dict]:
             raise DocModeError(f"task {task.get('id')} of document {data['doc_id']!r}: its text does not match its "
                                f"text_sha256; the task was edited outside builder push")
         latest: dict[str, dict] = {}
-        for a in sorted(task.get("annotations") or [], key=_recency, reverse=True):
+        for a in sorted(task.get("annotations") or [], key=recency, reverse=True):
             if a.get("was_cancelled"):
                 counts["skipped_or_cancelled"] += 1
                 continue
-            who = _annotator(a.get("completed_by"))
+            who = annotator_name(a.get("completed_by"))
             if who in latest:
                 counts["superseded"] += 1
             else:
@@ -903,7 +894,6 @@ def write(out: str | Path, *, export_bytes: bytes, snapshot_id: int, project: st
       gold.parquet       the human-gold documents' records under schemas/record.v1.json (origin human)
       docmode.json       counts, agreement, impossible threads, repairs and left-out regions with reasons
     """
-    from builder.labels import write_pull
     from builder.run import storage_schema
 
     out = Path(out)

@@ -60,14 +60,15 @@ class Labels:
     rejected: list[dict] = field(default_factory=list)
 
 
-def _annotator(completed_by) -> str:
+def annotator_name(completed_by) -> str:
     """The user's e-mail (or username); an export made without user details has only their id."""
     if isinstance(completed_by, dict):
         return completed_by.get("email") or completed_by.get("username") or f"user:{completed_by.get('id')}"
     return f"user:{completed_by}"
 
 
-def _recency(a: dict):
+def recency(a: dict):
+    """Sort key of KEEP_RULE: the latest answer is the greatest (updated_at, created_at, id)."""
     return (a.get("updated_at") or "", a.get("created_at") or "", a.get("id") or 0)
 
 
@@ -174,8 +175,8 @@ def from_export(tasks: list) -> Labels:
     per_record_labels: list[list[str]] = []
     for rid in sorted(by_record):
         latest: dict[str, dict] = {}
-        for a in sorted(by_record[rid], key=_recency, reverse=True):
-            who = _annotator(a.get("completed_by"))
+        for a in sorted(by_record[rid], key=recency, reverse=True):
+            who = annotator_name(a.get("completed_by"))
             if who in latest:
                 superseded += 1
             else:

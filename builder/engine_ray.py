@@ -37,9 +37,9 @@ import signal
 import socket
 import sys
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from pathlib import Path
 
 import pyarrow as pa
@@ -56,10 +56,10 @@ except ModuleNotFoundError as e:
         raise
     raise InputError("--engine ray needs Ray, which is not installed here: install the extra: "
                      "pip install '.[ray]' (or use --engine local)") from None
-from builder.ingest import Fields, Rejected, read_documents
+from builder.ingest import Fields, read_documents
 from builder.run import (COMPRESSION, DOC_TIMEOUT, ROW_GROUP_ROWS, SHARD_NAME, _Batch, _batches, _bincount,
-                         _check_outputs, _Target, default_workers, finish, output_paths, segment_batch, storage_schema,
-                         write_error)
+                         _check_outputs, _Target, Tally, default_workers, finish, output_paths, segment_batch,
+                         storage_schema, write_error)
 from builder.schema import TYPE_NAMES
 
 SHARD_CHARS = 8_000_000  # text per unit of work (one task, one shard): seconds of one core, ~15k records
@@ -318,10 +318,6 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
 
     targets = {"out": _Target(out, is_dir=True), "quarantine": _Target(quarantine_path, False),
                "report": _Target(report_path, False)}
-    stats = {"read": 0, "segmented": 0, "quarantined": 0, "without_records": 0}
-    reasons: Counter[str] = Counter()
-    encodings: Counter[str] = Counter()
-    per_type = [0] * len(TYPE_NAMES)
     shards: list[dict] = []
 
     started = connect(address, workers)
@@ -330,13 +326,7 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
         _quiet_data(progress)
         tmp_out = targets["out"].open()
         with open(targets["quarantine"].open(), "w", encoding="utf-8") as qf:
-
-            def reject(r: Rejected) -> None:
-                stats["read"] += 1
-                stats["quarantined"] += 1
-                reasons[r.kind] += 1
-                qf.write(json.dumps(r.as_json(), ensure_ascii=False) + "\n")
-
+            tally = Tally(qf)
             window_chars = max(window_chars, UNITS_PER_CPU * _cluster_cpus() * shard_chars)
             windows = _windows(_units(_batches(items), shard_chars), window_chars)
             for window in _read_ahead(windows):
@@ -344,8 +334,7 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
                 for unit in window:
                     if not unit.docs:
                         for b in unit.batches:
-                            for r in b.rejected:
-                                reject(r)
+                            tally.batch(b, [], [])
                         continue
                     s = done[unit.index]
                     if s["segmenter_version"] != version:
@@ -354,19 +343,9 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
                     failures = iter(json.loads(s["failures"]))
                     counts = iter(s["counts"])
                     for b in unit.batches:  # the local engine's order: a batch's rejections, then its documents
-                        for r in b.rejected:
-                            reject(r)
-                        for doc, (source, location) in zip(b.docs, b.where):
-                            failure, n = next(failures), next(counts)
-                            encodings[doc.encoding] += 1
-                            if failure is not None:
-                                reject(Rejected(source, failure[0], failure[1], doc.doc_id, location))
-                                continue
-                            stats["read"] += 1
-                            stats["segmented"] += 1
-                            stats["without_records"] += n == 0
+                        tally.batch(b, islice(failures, len(b.docs)), islice(counts, len(b.docs)))
                     for t, c in enumerate(s["per_type"]):
-                        per_type[t] += c
+                        tally.per_type[t] += c
                     if s["shard"] is not None:
                         if not (tmp_out / s["shard"]).is_file():
                             raise ClusterError(f"a Ray worker wrote {s['shard']} where this machine does not see it "
@@ -376,8 +355,8 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
         if not shards:  # no records at all: still a readable, empty shard with the schema
             pq.write_table(storage_schema().empty_table(), tmp_out / SHARD_NAME.format(0), compression=COMPRESSION)
             shards.append({"path": SHARD_NAME.format(0), "rows": 0})
-        return finish(targets, inputs=inputs, out=out, shards=shards, quarantine=quarantine_path, stats=stats,
-                      reasons=reasons, per_type=per_type, encodings=encodings, segmenter_version=version)
+        return finish(targets, tally, inputs=inputs, out=out, shards=shards, quarantine=quarantine_path,
+                      segmenter_version=version)
     except OSError as e:  # as the local engine: writing on this machine failed (permissions, disk full)
         raise write_error(e) from None
     finally:

@@ -495,53 +495,32 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
 
     targets = {"out": _Target(out, is_dir=not single), "quarantine": _Target(quarantine_path, False),
                "report": _Target(report_path, False)}
-    stats = {"read": 0, "segmented": 0, "quarantined": 0, "without_records": 0}
-    reasons: Counter[str] = Counter()
-    encodings: Counter[str] = Counter()
-    per_type = [0] * len(TYPE_NAMES)
-
     old_term = signal.signal(signal.SIGTERM, _sigterm) if _main_thread() else None
     sink = None
     try:
         tmp_out = targets["out"].open()
         sink = _ParquetSink(tmp_out, single, shard_rows or SHARD_ROWS)
         with open(targets["quarantine"].open(), "w", encoding="utf-8") as qf:
-
-            def reject(r: Rejected) -> None:
-                stats["read"] += 1
-                stats["quarantined"] += 1
-                reasons[r.kind] += 1
-                qf.write(json.dumps(r.as_json(), ensure_ascii=False) + "\n")
-
+            tally = Tally(qf)
             bar = _progress(meter)
             for b, (table, failures, counts) in _run_in_order(segment, _batches(items), workers, doc_timeout):
-                for r in b.rejected:
-                    reject(r)
-                for doc, (source, location), failure, n in zip(b.docs, b.where, failures, counts):
-                    encodings[doc.encoding] += 1
-                    if failure is not None:
-                        reject(Rejected(source, failure[0], failure[1], doc.doc_id, location))
-                        continue
-                    stats["read"] += 1
-                    stats["segmented"] += 1
-                    stats["without_records"] += n == 0
+                tally.batch(b, failures, counts)
                 if table.num_rows:
                     counts_of = pc.value_counts(table.column("type"))  # not to_numpy: that imports pandas
                     for t, c in zip(counts_of.field("values").to_pylist(), counts_of.field("counts").to_pylist()):
-                        per_type[t] += c
+                        tally.per_type[t] += c
                 sink.add(table)
                 if bar is not None:
                     # input bytes read (ahead of the results by the batches in flight), documents done
-                    bar.set_postfix_str(f"{stats['read']:,} docs", refresh=False)
+                    bar.set_postfix_str(f"{tally.stats['read']:,} docs", refresh=False)
                     bar.update(meter.done() - bar.n)
             if bar is not None:
                 bar.update(meter.total - bar.n)
                 bar.close()
         shards = sink.finish()
         sink = None
-        return finish(targets, inputs=inputs, out=out, shards=shards if not single else None,
-                      quarantine=quarantine_path, stats=stats, reasons=reasons, per_type=per_type,
-                      encodings=encodings, segmenter_version=SEGMENTER_VERSION)
+        return finish(targets, tally, inputs=inputs, out=out, shards=shards if not single else None,
+                      quarantine=quarantine_path, segmenter_version=SEGMENTER_VERSION)
     except OSError as e:  # the inputs' own errors were quarantined: this is writing (permissions, disk full)
         raise write_error(e) from None
     finally:
@@ -553,11 +532,44 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
             signal.signal(signal.SIGTERM, old_term)
 
 
-def finish(targets: dict[str, _Target], *, inputs: list[Path], out: Path, shards: list[dict] | None,
-           quarantine: Path, stats: dict, reasons: Counter, per_type: list[int], encodings: Counter,
-           segmenter_version: str | None) -> dict:
+class Tally:
+    """What a run of any engine counts, and its quarantine file: documents read, segmented and
+    quarantined (with the reasons), encodings, records per type. Batches are given in input order,
+    so both engines write the same quarantine lines in the same order."""
+
+    def __init__(self, quarantine_file) -> None:
+        self.file = quarantine_file
+        self.stats = {"read": 0, "segmented": 0, "quarantined": 0, "without_records": 0}
+        self.reasons: Counter[str] = Counter()
+        self.encodings: Counter[str] = Counter()
+        self.per_type = [0] * len(TYPE_NAMES)
+
+    def reject(self, r: Rejected) -> None:
+        self.stats["read"] += 1
+        self.stats["quarantined"] += 1
+        self.reasons[r.kind] += 1
+        self.file.write(json.dumps(r.as_json(), ensure_ascii=False) + "\n")
+
+    def batch(self, b: _Batch, failures: Iterable, counts: Iterable[int]) -> None:
+        """A batch's rejections, then its documents: each segmented (with its number of records) or
+        failed (segmenter_error, segmenter_timeout, invalid_records: quarantined)."""
+        for r in b.rejected:
+            self.reject(r)
+        for doc, (source, location), failure, n in zip(b.docs, b.where, failures, counts, strict=True):
+            self.encodings[doc.encoding] += 1
+            if failure is not None:
+                self.reject(Rejected(source, failure[0], failure[1], doc.doc_id, location))
+                continue
+            self.stats["read"] += 1
+            self.stats["segmented"] += 1
+            self.stats["without_records"] += n == 0
+
+
+def finish(targets: dict[str, _Target], tally: Tally, *, inputs: list[Path], out: Path, shards: list[dict] | None,
+           quarantine: Path, segmenter_version: str | None) -> dict:
     """The end of a run of any engine: the report written, then every target renamed into place
     (the report last: its presence says the run completed). Returns the report."""
+    stats, reasons, encodings, per_type = tally.stats, tally.reasons, tally.encodings, tally.per_type
     result = {
         "inputs": [str(p) for p in inputs],
         "output": str(out),

@@ -949,7 +949,11 @@ def merge_gold(records: str | Path, documents: str | Path, out_file: str | Path)
         raise InputError(f"{documents} is not a document-mode LABELS directory (`builder pull --mode document`): it "
                          f"needs {GOLD_FILE} and {REPORT_FILE}")
     schema = storage_schema()
-    gold_t = pq.read_table(gold_file).cast(schema)
+    try:
+        gold_t = pq.read_table(gold_file).cast(schema)
+    except (pa.ArrowException, OSError, ValueError) as e:
+        raise DocModeError(f"{gold_file} is not the gold records `builder pull --mode document` writes "
+                           f"({str(e).splitlines()[0]}): pull it again") from None
     gold_docs = pc.unique(gold_t["doc_id"])
     path = Path(records)
     if not path.exists():
@@ -983,9 +987,14 @@ def merge_gold(records: str | Path, documents: str | Path, out_file: str | Path)
 def _check_same_texts(documents: Path, segmented: pa.Table, records) -> None:
     """The gold's offsets index the text annotators saw (in the kept export): RECORDS must have been
     segmented from that same text, or the human records would land on other characters."""
-    meta = json.loads((documents / REPORT_FILE).read_text(encoding="utf-8"))
-    export = documents / meta["export_file"]
-    if hashlib.sha256(export.read_bytes()).hexdigest() != meta["export_sha256"]:
+    try:
+        meta = json.loads((documents / REPORT_FILE).read_text(encoding="utf-8"))
+        export = documents / meta["export_file"]
+        altered = hashlib.sha256(export.read_bytes()).hexdigest() != meta["export_sha256"]
+    except (ValueError, OSError, KeyError, TypeError) as e:
+        raise DocModeError(f"{documents / REPORT_FILE} does not name a readable export with its sha256 "
+                           f"({type(e).__name__}: {e}): the LABELS directory was altered; pull it again") from None
+    if altered:
         raise DocModeError(f"{export} does not match the sha256 in {REPORT_FILE}: the LABELS directory was altered; "
                            f"pull it again")
     texts = {t["data"]["doc_id"]: t["data"]["text"] for t in json.loads(export.read_bytes())

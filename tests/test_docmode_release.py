@@ -187,3 +187,25 @@ def test_publish_refuses_records_of_another_text(labelled, tmp_path):
     assert result.exit_code == 2
     assert "was segmented from another text than the one annotators labelled" in result.output
     assert not (tmp_path / "RELEASES").exists()
+
+
+def test_an_altered_labels_directory_is_one_line_and_publishes_nothing(tmp_path, harbour_parquet):
+    """publish --documents reads gold.parquet and docmode.json as pull wrote them; files damaged
+    since are one line each (not a traceback), before anything is written."""
+    labels = tmp_path / "L"
+    labels.mkdir()
+    (labels / "docmode.json").write_text("{", encoding="utf-8")
+    (labels / "gold.parquet").write_bytes(b"junk")
+    args = ("publish", harbour_parquet, "--documents", labels, "--name", "news", "--version", "1.0.0",
+            "--out", tmp_path / "releases")
+    result = run(*args)
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    line = result.output.strip()
+    assert "\n" not in line and "gold.parquet is not the gold records" in line and "pull it again" in line, line
+
+    pq.write_table(pq.read_table(harbour_parquet), labels / "gold.parquet")  # readable gold, a report that is not
+    result = run(*args)
+    line = result.output.strip()
+    assert result.exit_code == 2 and "\n" not in line, result.output
+    assert "docmode.json does not name a readable export" in line and "pull it again" in line, line
+    assert not (tmp_path / "releases").exists()

@@ -52,7 +52,11 @@ def read_predictions(path: str | os.PathLike) -> pa.Table:
         files = sorted(path.glob("*.parquet"))
         if not files:
             raise PredictionError(f"{path}: a directory of predictions holds .parquet files; found none")
-        return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+        try:
+            return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+        except (pa.ArrowException, OSError) as e:
+            raise PredictionError(f"{path}: cannot read its .parquet files as one table: "
+                                  f"{str(e).splitlines()[0]}") from None
     if path.suffix.lower() not in FORMATS:
         raise PredictionError(f"{path}: unsupported prediction file type {path.suffix!r}; valid: {', '.join(FORMATS)}")
     if not path.is_file():

@@ -172,6 +172,10 @@ def test_segmentation_predictions_are_checked_before_scoring(tmp_path):
                     {"doc_id": "d", "char_start": 10, "char_end": 19, "type": "reply", "position": 1,
                      "parent_position": 0}])
     assert by_pos["d"][1]["parent"] == 0
+    (tmp_path / "preds").mkdir()
+    (tmp_path / "preds" / "part-00000.parquet").write_bytes(b"junk")
+    with pytest.raises(PredictionError, match="cannot read its .parquet files"):
+        evaluate_segmentation.read_predictions(tmp_path / "preds")
 
 
 @pytest.mark.studio

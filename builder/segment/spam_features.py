@@ -362,7 +362,6 @@ _PROMOS = _keys("""
 """)
 
 
-
 def _by_first(*lists: tuple[str, ...]) -> dict[str, tuple[tuple[str, tuple[int, ...]], ...]]:
     """Every phrase of the lists under its first 4-gram, with how many times each list has it: the
     comment's 4-grams find the few phrases worth looking for, and one search per phrase counts it

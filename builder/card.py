@@ -34,6 +34,13 @@ def _size_category(n: int) -> str:
     return "10M<n<100M"
 
 
+def _annotations_creators(total: dict) -> list[str]:
+    """The segmenter always; people only when the release carries human labels or human records
+    (a release without them must not claim expert annotations)."""
+    people = sum(v for k, v in total["label_status"].items() if k != "unlabeled") or total["human_documents"]
+    return ["expert-generated", "machine-generated"] if people else ["machine-generated"]
+
+
 def yaml_header(manifest: dict, stats: dict) -> str:
     """The card's YAML metadata: `configs` with data_files per split (what makes
     `load_dataset(dir)` find the splits), `dataset_info` with features and split sizes."""
@@ -58,7 +65,7 @@ def yaml_header(manifest: dict, stats: dict) -> str:
         language=["en"],
         license=LICENSE,
         license_name="mixed-web-content",
-        annotations_creators=["expert-generated", "machine-generated"],
+        annotations_creators=_annotations_creators(stats["total"]),
         language_creators=["found"],
         multilinguality=["monolingual"],
         size_categories=[_size_category(stats["total"]["rows"])],

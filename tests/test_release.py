@@ -246,12 +246,15 @@ def test_card_reports_labels(v1):
     assert "by 3 annotators (project news-test, snapshot 7" in text and "| 0.810 |" in text
     assert "| labels in the snapshot whose record is not in this release | 1 (kept in the snapshot, not published) |" in text
     assert "| label_status = disputed | 10 |" in text
+    header = text.split("\n---\n", 1)[0]
+    assert "annotations_creators:\n- expert-generated\n- machine-generated\n" in header
 
 
 def test_a_release_without_labels_says_so(work, records):
     rel = release.publish(records, None, name="plain", version="0.1.0", out=work / "releases")
     text = (rel / "README.md").read_text()
     assert "no human labels" in text
+    assert "annotations_creators:\n- machine-generated\n" in text.split("\n---\n", 1)[0], "no people claimed"
     assert release.read_manifest(rel)["labels"] is None
     for f in (rel / "data").glob("*.parquet"):
         assert set(pq.read_table(f, columns=["label_status"]).column("label_status").to_pylist()) <= {"unlabeled"}

@@ -52,6 +52,7 @@ _ITEMS = sorted((gram_key(g), round(w * _UNIT)) for g, w in _WEIGHTS.items())
 _KEYS = np.array([k for k, _ in _ITEMS] + [2**64 - 1], np.uint64)
 _INTS = np.array([w for _, w in _ITEMS] + [0], np.int64)
 del _ITEMS
+_KEYS.flags.writeable = _INTS.flags.writeable = False  # shared by every call: read-only
 
 
 def ngram_logit(grams: frozenset[str] | np.ndarray) -> float:

@@ -1,5 +1,6 @@
 """The `builder` command: thin click commands over the stage modules. Only this module chains
-stages; a BuilderError becomes one line on stderr and a non-zero exit, without a traceback."""
+stages; a BuilderError (or an OSError on a path the user gave) becomes one line on stderr and a non-zero
+exit, without a traceback."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ class _Group(click.Group):
         except BuilderError as e:
             click.echo(f"builder: error: {e}", err=True)
             sys.exit(e.exit_code)
+        except OSError as e:  # the file system refused a path the user gave (a missing or read-only place, a
+            # file where a directory is needed, disk full): the stages write under temporary names, so one line
+            where = f"{e.filename}: " if e.filename else ""
+            click.echo(f"builder: error: {where}{e.strerror or e}; nothing was written there", err=True)
+            sys.exit(2)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -96,6 +96,22 @@ def test_verify_passes_then_catches_a_flipped_byte(published, tmp_path):
     assert f"FAIL data/{f.name}: sha256 differs" in res.stderr
 
 
+def test_an_out_path_the_file_system_refuses_is_one_line(published, tmp_path):
+    """A place that cannot be written (here under a plain file) is one line and exit 2 from publish
+    and baseline alike, not an OSError traceback, and nothing is left."""
+    work, _, _ = published
+    (tmp_path / "plain").write_text("a file, not a directory")
+    res = run("publish", work / "records", "--name", "news", "--version", "9.0.0", "--out", tmp_path / "plain" / "rel",
+              ok=False)
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.startswith("builder: error: ") and str(tmp_path / "plain") in res.stderr
+    rel = work / "releases" / "news" / "1.0.0"
+    res = run("baseline", "majority", "--release", rel, "--gold", "silver", "--out", tmp_path / "plain" / "p.jsonl",
+              ok=False)
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1 and res.stderr.startswith("builder: error: "), res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]
+
+
 def test_verify_of_something_that_is_not_a_release(tmp_path):
     res = run("verify", tmp_path, ok=False)
     assert res.exit_code == 2 and "no manifest.json" in res.stderr

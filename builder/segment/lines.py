@@ -13,6 +13,7 @@ import math
 import operator
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
@@ -72,13 +73,14 @@ TAIL = re.compile(
     r"stumbleupon))*|filed\s+under:?.*|tags?:.*)$",
     re.I,
 )
-# longer junk lines: site notices, share pleas, copyright and "read more" lines
-TAIL_LONG = re.compile(
-    r"^(?:please\s+adhere\s+to\s+our\s+comment|spread\s+the\s+word\b|(?:copyright\s*)?©|copyright\s+\d{4}|"
-    r"read\s+more\b[^.]*?(?:here|at)\s*:|rss\s+feed\s+for\b|older\s+(?:articles|posts)\s+by\b|"
-    r"(?:like|share)\s+(?:and|&)\s+share\b|.*\badd\s+your\s+two\s+cents\b)",
-    re.I,
-)
+# longer junk lines: site notices, share pleas, copyright and "read more" lines (the branches anchored
+# at the line's start apart: classify tries the one that looks anywhere only when "add" is there)
+_TAIL_LONG_STARTS = (r"please\s+adhere\s+to\s+our\s+comment|spread\s+the\s+word\b|(?:copyright\s*)?©|copyright\s+\d{4}|"
+                     r"read\s+more\b[^.]*?(?:here|at)\s*:|rss\s+feed\s+for\b|older\s+(?:articles|posts)\s+by\b|"
+                     r"(?:like|share)\s+(?:and|&)\s+share\b")
+_TAIL_LONG_ANYWHERE = r".*\badd\s+your\s+two\s+cents\b"
+TAIL_LONG = re.compile(rf"^(?:{_TAIL_LONG_STARTS}|{_TAIL_LONG_ANYWHERE})", re.I)
+
 COMMENTS_HEADING = re.compile(r"^(?:\d+\s+)?(?:comments?|responses?|replies|reader\s+comments|discussion)"
                               r"(?:\s*\(\d+\))?(?:\s+(?:to|on)\s+.*)?:?$", re.I)
 SENTENCE_END_CHARS = frozenset(".!?…\"”')")
@@ -149,9 +151,9 @@ def name_like(s: str) -> bool:
     return sum(ch.isalnum() for ch in s) >= 0.6 * len(s.replace(" ", ""))
 
 
-@dataclass(frozen=True, slots=True)
-class Kind:
-    """What a line is, as far as its own text tells."""
+class Kind(NamedTuple):
+    """What a line is, as far as its own text tells. A named tuple: a page makes one per line, and a
+    frozen dataclass costs a setattr per field to build."""
 
     date: bool
     time: bool
@@ -186,23 +188,76 @@ GLUED_DATE = re.compile(rf"(?<=[a-z]){_MONTH_NAMES}\s+\d{{1,2}},?\s+\d{{4}}"  # 
                         rf"|(?<=[^\W\d_])\d{{1,2}}\s+{_MONTH_NAMES}\s+\d{{4}}")  # Petal26 October 2012
 
 
+# more gates, each a condition without which its pattern cannot match, so that classify's answer
+# stays what the patterns alone give: a full month name for GLUED_DATE; a bracket, "ngback" or
+# "trackback" for PINGBACK (re.I also matches "ı" to i, so the gate leaves the i out); "add" for
+# TAIL_LONG's branch that looks anywhere in the line; a digit for SCORED_NAME, "http" for
+# LINKED_NAME; the chatty marks as plain substrings; the words of a line only when a substring
+# gate asks for them
+_FULL_MONTH = re.compile(_MONTH_NAMES).search
+_TAIL_LONG_HEAD = re.compile(rf"^(?:{_TAIL_LONG_STARTS})", re.I).match
+_TAIL_LONG_ANY = re.compile(rf"^{_TAIL_LONG_ANYWHERE}", re.I).match
+_SMILEY = re.compile(r"[:;]-?[)D]").search
+
+
+def _chatty_marks(text: str) -> bool:
+    """CHATTY_MARKS.search, its alternatives tried by what they need."""
+    if "@" in text:
+        return CHATTY_MARKS.search(text) is not None
+    if "!" in text or "?" in text:
+        if "!!" in text or "??" in text or "!?" in text or "?!" in text:
+            return True
+    return (":" in text or ";" in text) and _SMILEY(text) is not None
+
+
+def _tail_long(text: str, low: str) -> bool:
+    return _TAIL_LONG_HEAD(text) is not None or "add" in low and _TAIL_LONG_ANY(text) is not None
+
+
+def _pingback(text: str, low: str) -> bool:
+    return ("[" in text or "ngback" in low or "trackback" in low) and PINGBACK.search(text) is not None
+
+
+def _chatty(text: str, low: str) -> bool:
+    return not CHATTY_WORDS.isdisjoint(low.split()) or _chatty_marks(text)
+
+
 def classify(text: str) -> Kind:
-    short = len(text) <= 140
+    n = len(text)
     low = text.lower()
-    tokens = set(_TOKENS(low)) if len(text) <= 200 else set()
-    # stamps and headers are short: long lines skip the costlier patterns
-    digits = len(text) <= 200 and _HAS_DIGIT(text) is not None
-    date = digits and (_NUMERIC_DATE.search(text) is not None
-                       or (not tokens.isdisjoint(_MONTHS) or not tokens.isdisjoint(_WEEKDAYS)) and bool(DATE.search(text))
-                       or GLUED_DATE.search(text) is not None)
-    time = digits and (":" in text or "m." in low) and bool(TIME.search(text))
-    ago = ("ago" in tokens or "yesterday" in tokens or "now" in tokens) and bool(AGO.search(text))
-    says = short and not tokens.isdisjoint(_SAYS_VERBS) and len(text.split()) <= 14 and bool(SAYS.search(text))
-    byline = short and bool(BYLINE.match(text))
-    slash = short and "(" in text and bool(SLASH_ID.search(text))
-    bullet = short and bool(BULLET.match(text)) and len(text) <= 60
-    control = len(text) <= 60 and bool(CONTROL.match(text))
-    pingback = ("[" in text or "back" in low) and bool(PINGBACK.search(text))
+    if n > 200:
+        # stamps, headers, controls and names are short: a long line can only be a pingback,
+        # chatty or a (long) tail
+        return Kind(False, False, False, False, False, False, False, False, _pingback(text, low), False, False,
+                    False, _chatty(text, low), n <= 600 and _tail_long(text, low), False)
+    short = n <= 140
+    tokens = None  # the line's lower-case words, found when a gate needs them
+    digits = _HAS_DIGIT(text) is not None
+    date = False
+    if digits:
+        if _NUMERIC_DATE.search(text) is not None:
+            date = True
+        else:
+            tokens = set(_TOKENS(low))
+            date = ((not tokens.isdisjoint(_MONTHS) or not tokens.isdisjoint(_WEEKDAYS)) and DATE.search(text) is not None
+                    or _FULL_MONTH(text) is not None and GLUED_DATE.search(text) is not None)
+    time = digits and (":" in text or "m." in low) and TIME.search(text) is not None
+    ago = False
+    if "ago" in low or "yesterday" in low or "now" in low:
+        if tokens is None:
+            tokens = set(_TOKENS(low))
+        ago = ("ago" in tokens or "yesterday" in tokens or "now" in tokens) and AGO.search(text) is not None
+    says = False
+    if short and ("sa" in low or "wr" in low or "comment" in low or "repli" in low or "respond" in low
+                  or "asks" in low):
+        if tokens is None:
+            tokens = set(_TOKENS(low))
+        says = not tokens.isdisjoint(_SAYS_VERBS) and len(text.split()) <= 14 and SAYS.search(text) is not None
+    byline = short and BYLINE.match(text) is not None
+    slash = short and "(" in text and SLASH_ID.search(text) is not None
+    bullet = n <= 60 and BULLET.match(text) is not None
+    control = n <= 60 and CONTROL.match(text) is not None
+    pingback = _pingback(text, low)
     rest_words = []
     if (date or time or ago) and short:
         rest_words = [w for w in WORD.findall(strip_meta(text)) if w.lower() not in _CONNECTORS]
@@ -211,19 +266,18 @@ def classify(text: str) -> Kind:
         stamp = False
     name = name_like(text)
     author = bool(
-        (says and len(text) <= 100)
-        or (byline and (date or time or slash or ago or len(text) <= 60))
+        (says and n <= 100)
+        or (byline and (date or time or slash or ago or n <= 60))
         or (slash and (date or time or low.startswith("by ")))
         or (bullet)
         or (stamp and 1 <= len(rest_words) <= 6)
-        or (len(text) <= 60 and (SCORED_NAME.match(text) is not None or LINKED_NAME.match(text) is not None))
+        or (n <= 60 and (digits and SCORED_NAME.match(text) is not None
+                         or text.startswith("http") and LINKED_NAME.match(text) is not None))
     )
     return Kind(date, time, ago, says, byline, slash, bullet, control, pingback, name, stamp, author,
-                not CHATTY_WORDS.isdisjoint(low.split())
-                or not _CHATTY_MARK_CHARS.isdisjoint(text) and CHATTY_MARKS.search(text) is not None,
-                len(text) <= 80 and TAIL.match(text) is not None
-                or len(text) <= 600 and TAIL_LONG.match(text) is not None,
-                len(text) <= 120 and bool(COMMENTS_HEADING.match(text)))
+                _chatty(text, low),
+                n <= 80 and TAIL.match(text) is not None or _tail_long(text, low),
+                n <= 120 and COMMENTS_HEADING.match(text) is not None)
 
 
 def is_meta(k: Kind) -> bool:

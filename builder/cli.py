@@ -369,7 +369,11 @@ def _publish(records: Path, labels_dir: Path | None, name: str, version: str, ou
         if segmenter_records is not None:  # document mode: the segmenter scored against people's segmentation
             from builder.evaluate_segmentation import benchmark_rows
 
-            table = table + benchmark_rows(staged.path, segmenter_records, release_ref=f"path/to/{name}/{version}")
+            rows = benchmark_rows(staged.path, segmenter_records, release_ref=f"path/to/{name}/{version}")
+            if not rows:
+                click.echo("note: the test split holds no human-gold document, so the card has no segmentation "
+                           "row (label more pages in document mode)", err=True)
+            table = table + rows
         path = release.seal(staged, table)
     finally:
         staged.discard()

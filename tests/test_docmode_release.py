@@ -213,3 +213,29 @@ def test_an_altered_labels_directory_is_one_line_and_publishes_nothing(tmp_path,
     assert result.exit_code == 2 and "\n" not in line, result.output
     assert "docmode.json does not name a readable export" in line and "pull it again" in line, line
     assert not (tmp_path / "releases").exists()
+
+
+def test_publish_says_when_the_test_split_has_no_gold_document(tmp_path, harbour_records, write_records):
+    """A LABELS directory made as pull makes it (export kept with its sha256, gold records), whose
+    only gold page lands in train: the release is published and the missing segmentation row is
+    said, not silently left out."""
+    import hashlib
+
+    from builder.run import storage_schema
+    from tests.conftest import HARBOUR
+
+    records = write_records(harbour_records, tmp_path / "records.parquet")
+    labels = tmp_path / "L"
+    labels.mkdir()
+    export = json.dumps([{"id": 1, "data": {"doc_id": "harbour", "text": HARBOUR}}]).encode()
+    (labels / "export-1.json").write_bytes(export)
+    (labels / "docmode.json").write_text(json.dumps({"export_file": "export-1.json",
+                                                     "export_sha256": hashlib.sha256(export).hexdigest()}))
+    pq.write_table(docmode.gold_table([r | {"origin": "human"} for r in harbour_records], storage_schema()),
+                   labels / "gold.parquet")
+    result = run("publish", records, "--documents", labels, "--name", "news", "--version", "1.0.0", "--ratios",
+                 "100/0/0", "--out", tmp_path / "releases")
+    assert result.exit_code == 0, result.output
+    assert "the test split holds no human-gold document, so the card has no segmentation row" in result.output
+    card = (tmp_path / "releases" / "news" / "1.0.0" / "README.md").read_text()
+    assert "| segmentation |" not in card

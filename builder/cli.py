@@ -366,6 +366,13 @@ def _publish(records: Path, labels_dir: Path | None, name: str, version: str, ou
         # the card names the release as its own "Load it" section does, not by this machine's --out path:
         # the same inputs published anywhere give the same bytes
         table = benchmark_table(staged.path, release_ref=f"path/to/{name}/{version}")
+        if labels_dir is not None:
+            from builder.evaluate import TASKS
+
+            unscored = [t for t in TASKS if not any(r["task"] == t for r in table)]
+            if unscored:
+                click.echo(f"note: the card has no benchmark row for task {', '.join(unscored)}: the test split holds "
+                           f"no human label for it (agreed or single), or train none to fit the baselines", err=True)
         if segmenter_records is not None:  # document mode: the segmenter scored against people's segmentation
             from builder.evaluate_segmentation import benchmark_rows
 

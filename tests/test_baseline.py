@@ -183,3 +183,14 @@ def test_builder_publish_with_labels_puts_the_baselines_table_in_the_card(tmp_pa
         for baseline in ("majority", "segmenter", "tfidf"):
             assert any(f"| {task} |" in line and baseline in line for line in bench.splitlines()), (task, baseline)
     assert "builder baseline" in bench and "builder evaluate" in bench
+    assert "no benchmark row" not in res.stderr
+
+    # labels on no record of the test split: published, and the missing rows are said, not silently left out
+    data = tmp_path / "rel" / "news" / "1.0.0" / "data"
+    test_docs = set(pa.concat_tables(pq.read_table(f) for f in data.glob("test-*.parquet")).column("doc_id").to_pylist())
+    kept = [r for r in recs if r["doc_id"] not in test_docs]
+    labels2 = write_labels(tmp_path / "in" / "labels2", human_labels(kept, 5))
+    res = CliRunner().invoke(cli, ["publish", str(records), "--labels", str(labels2), "--name", "news", "--version",
+                                   "1.0.1", "--out", str(tmp_path / "rel"), "--ratios", "50/25/25"])
+    assert res.exit_code == 0, res.output + res.stderr
+    assert "note: the card has no benchmark row for task type, spam" in res.stderr

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,7 +187,17 @@ class Release:
             raise InputError(f"release {self.label} has no split {split!r}; its splits: {', '.join(self.splits)}")
 
     def columns(self) -> tuple[str, ...]:
-        return tuple(pq.read_schema(next(iter(self.files.values()))[0]).names)
+        with self._damaged():
+            return tuple(pq.read_schema(next(iter(self.files.values()))[0]).names)
+
+    @contextmanager
+    def _damaged(self):
+        """A data file that does not read as Parquet: one line pointing at `builder verify`."""
+        try:
+            yield
+        except (pa.ArrowException, OSError) as e:
+            raise InputError(f"release {self.label}: a data file cannot be read ({str(e).splitlines()[0]}); "
+                             f"run `builder verify {self.path}`") from None
 
     def read(self, split: str, columns: list[str], dictionary: tuple[str, ...] = ()) -> pa.Table:
         """The columns of a split that the release has; `dictionary` columns come as dictionary
@@ -195,8 +206,9 @@ class Release:
         present = set(self.columns())
         cols = [c for c in columns if c in present]
         # one thread: on a small or busy machine pyarrow's pool costs more than it saves here
-        tables = [pq.read_table(f, columns=cols, use_threads=False, read_dictionary=[c for c in dictionary if c in cols])
-                  for f in self.files[split]]
+        with self._damaged():
+            tables = [pq.read_table(f, columns=cols, use_threads=False,
+                                    read_dictionary=[c for c in dictionary if c in cols]) for f in self.files[split]]
         return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
 

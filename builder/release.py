@@ -743,7 +743,7 @@ class _Index:
         self.manifest = read_manifest(release)
         ids, rec, lab, label, status, docs = [], [], [], [], [], {}
         for split, path in _data_files(release, self.manifest):
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS):
+            for batch in _batches_of(path, release):
                 i, r, l, lb, st = _digest_batch(batch)
                 ids.extend(i)
                 rec.append(r)
@@ -781,6 +781,14 @@ def _changed_fields(old: _Index, new: _Index, ids: list[str], limit: int = 50_00
             if a[i][f] != b[i][f]:
                 counts[f] += 1
     return dict(sorted(counts.items()))
+
+
+def _batches_of(path: Path, release: Path):
+    """A data file's record batches; one that does not read as Parquet is one line pointing at verify."""
+    try:
+        yield from pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS)
+    except (pa.ArrowException, OSError) as e:
+        raise ReleaseError(f"{path} cannot be read ({str(e).splitlines()[0]}); run `builder verify {release}`") from None
 
 
 def _label_name(i: int) -> str:

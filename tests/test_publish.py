@@ -112,6 +112,26 @@ def test_an_out_path_the_file_system_refuses_is_one_line(published, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]
 
 
+def test_a_damaged_release_is_one_line_for_diff_evaluate_and_baseline(published, tmp_path):
+    """verify lists the damage; the commands that read the data say which file and point at verify."""
+    import shutil
+
+    work, _, _ = published
+    rel = work / "releases" / "news" / "1.0.0"
+    damaged = tmp_path / "news" / "1.0.0"
+    shutil.copytree(rel, damaged)
+    victim = sorted((damaged / "data").glob("*.parquet"))[0]
+    victim.chmod(0o644)
+    victim.write_bytes(b"junk")
+    for args in (["diff", damaged, rel], ["evaluate", tmp_path / "p.jsonl", "--release", damaged, "--gold", "silver"],
+                 ["baseline", "majority", "--release", damaged, "--gold", "silver", "--out", tmp_path / "p.jsonl"]):
+        if args[0] == "evaluate":
+            (tmp_path / "p.jsonl").write_text('{"record_id": "x", "prediction": "spam"}\n')
+        res = run(*args, ok=False)
+        assert res.exit_code == 2 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr, (args, res.stderr)
+        assert "cannot be read" in res.stderr and f"builder verify {damaged}" in res.stderr, res.stderr
+
+
 def test_verify_of_something_that_is_not_a_release(tmp_path):
     res = run("verify", tmp_path, ok=False)
     assert res.exit_code == 2 and "no manifest.json" in res.stderr

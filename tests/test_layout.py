@@ -270,3 +270,35 @@ def test_short_page_keeps_its_first_comment_out_of_the_article(comments):
     check_invariants(text, lay)
     assert piece(text, lay.article) == "One line of article text here."
     assert [c.author for c in lay.comments] == ["Ann", "Bo"] or [c.author for c in lay.comments] == ["ann", "bo"]
+
+
+def _pages_for_scores():
+    pages = [read(name) for name in sorted(CASES)]
+    if SEED.exists():
+        pages.append(SEED.read_text(encoding="utf-8"))
+    if DRAGNET.is_dir():
+        pages += [text for text, _ in dragnet_pages(16)]
+    return pages
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_boundary_scores_are_the_feature_rows_dot_the_weights(seed):
+    """boundary_scores adds each line's terms without building features() rows; the floats must be
+    the very same, with the shipped weights and with random ones (a feature out of place or a term
+    added in another order shows)."""
+    import random
+
+    from builder.segment.layout import MODEL
+    from builder.segment.lines import _dot, boundary_scores, classify, features, split_lines
+
+    rng = random.Random(seed)
+    weights = MODEL["weights"] if seed == 0 else [rng.uniform(-3, 3) for _ in MODEL["weights"]]
+    checked = 0
+    for text in _pages_for_scores():
+        lines = split_lines(text)
+        kinds = [classify(ln.text) for ln in lines]
+        want = [_dot(weights, row) for row in features(lines, kinds)]
+        got = boundary_scores(lines, kinds, weights)
+        assert [x.hex() for x in got] == [float(x).hex() for x in want]
+        checked += len(lines)
+    assert checked > 100

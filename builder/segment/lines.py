@@ -9,6 +9,7 @@ author line starts (or, as a footer, ends) a comment; a control or score line on
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 import re
@@ -410,8 +411,134 @@ def _dot(w, x) -> float:
 
 
 def boundary_scores(lines: list[Line], kinds: list[Kind], weights) -> list[float]:
-    """Log-odds, per line, that the line lies in the comment section."""
-    return [_dot(weights, row) for row in features(lines, kinds)]
+    """Log-odds, per line, that the line lies in the comment section: the same floats as
+    [_dot(weights, row) for row in features(lines, kinds)] (tests/test_layout.py checks it), without
+    building the rows. Each line's nonzero terms are added left to right in FEATURES order, as sum()
+    adds a row's; a zero term leaves a nonzero sum as it is, so it is skipped. The first 13 terms
+    (the bias and the line's own flags) depend on its Kind alone and are summed once per Kind."""
+    n = len(lines)
+    if n == 0:
+        return []
+    (_, w_author, w_stamp, w_control, w_says, w_byline, w_slash, w_bullet, w_date, w_time, w_ago, w_pingback,
+     w_name, w_name_then_stamp, w_chatty, w_long_sentence, w_log_len, w_blank2, w_blank3, w_blank4, w_indented,
+     w_indent_change, w_meta_next3, w_meta_prev3, w_position, w_repeated_shape, w_heading, w_tail, w_gap_after3,
+     w_gap_after4, w_early, w_name_repeated, w_name_then_text, w_meta_density_next10, w_authors_after,
+     w_name_density_next10, w_short_density_next10, w_after_largest_gap, w_after_gap4, w_chatty_density_next10,
+     w_meta_density_prev10, w_name_density_prev10, w_name_over_indented, w_name_over_indented_next10) = weights
+    head_terms = weights[:13]
+    heads: dict[Kind, float] = {}
+    meta = [is_meta(k) for k in kinds]
+    texts = [ln.text for ln in lines]
+    shapes: dict[str, int] = {}
+    line_shapes = [shape(t) if m else "" for t, m in zip(texts, meta)]
+    for key, m in zip(line_shapes, meta):
+        if m:
+            shapes[key] = shapes.get(key, 0) + 1
+    names: dict[str, int] = {}
+    for t, k in zip(texts, kinds):
+        if k.name:
+            names[t] = names.get(t, 0) + 1
+    indents = [ln.indent for ln in lines]
+    blanks = [ln.blank_before for ln in lines]
+    lens = [len(t) for t in texts]
+    over = [kinds[i].name and i + 1 < n and indents[i + 1] > indents[i] for i in range(n)]
+    # prefix counts: p[i] flagged lines among the first i
+    meta_p = [0, *itertools.accumulate(meta)]
+    names_p = [0, *itertools.accumulate(k.name for k in kinds)]
+    short_p = [0, *itertools.accumulate(x <= 30 for x in lens)]
+    chatty_p = [0, *itertools.accumulate(k.chatty for k in kinds)]
+    over_p = [0, *itertools.accumulate(over)]
+    authors_p = [0, *itertools.accumulate(k.author or k.says for k in kinds)]
+    widest = max(range(2, n), key=blanks.__getitem__, default=None)
+    widest_at = widest if widest is not None and blanks[widest] >= 3 else n
+    first_gap4 = next((j for j in range(2, n) if blanks[j] >= 4), n)
+    out = []
+    for i, k in enumerate(kinds):
+        s = heads.get(k)
+        if s is None:
+            s = heads[k] = sum(map(operator.mul, head_terms, (1.0, k.author, k.stamp, k.control, k.says, k.byline,
+                                                              k.slash, k.bullet, k.date, k.time, k.ago, k.pingback,
+                                                              k.name)))
+        last = i + 1 == n
+        if k.name and not last and kinds[i + 1].stamp:
+            s += w_name_then_stamp
+        if k.chatty:
+            s += w_chatty
+        x = lens[i]
+        if x > 80 and texts[i][-1:] in SENTENCE_END_CHARS:
+            s += w_long_sentence
+        s += w_log_len * (math.log1p(x) / 5.0)
+        b = blanks[i]
+        if b >= 2:
+            s += w_blank2
+            if b >= 3:
+                s += w_blank3
+                if b >= 4:
+                    s += w_blank4
+        if indents[i] > 0:
+            s += w_indented
+        if i and indents[i] != indents[i - 1]:
+            s += w_indent_change
+        if meta_p[min(n, i + 4)] != meta_p[i + 1]:
+            s += w_meta_next3
+        if meta_p[i] != meta_p[max(0, i - 3)]:
+            s += w_meta_prev3
+        if i:
+            s += w_position * (i / n)
+        if meta[i] and shapes[line_shapes[i]] >= 2:
+            s += w_repeated_shape
+        if k.heading:
+            s += w_heading
+        if k.tail:
+            s += w_tail
+        if not last:
+            g = blanks[i + 1]
+            if g >= 3:
+                s += w_gap_after3
+                if g >= 4:
+                    s += w_gap_after4
+        if i < 3 and i < 0.15 * n:
+            s += w_early
+        if k.name:
+            if names.get(texts[i], 0) >= 2:
+                s += w_name_repeated
+            if not last and lens[i + 1] > 60 and not meta[i + 1]:
+                s += w_name_then_text
+        i11 = min(n, i + 11)
+        c = meta_p[i11] - meta_p[i + 1]
+        if c:
+            s += w_meta_density_next10 * (c / 10.0)
+        c = authors_p[n] - authors_p[i]
+        if c:
+            s += w_authors_after * (math.log1p(c) / 3.0)
+        c = names_p[i11] - names_p[i + 1]
+        if c:
+            s += w_name_density_next10 * (c / 10.0)
+        c = short_p[i11] - short_p[i + 1]
+        if c:
+            s += w_short_density_next10 * (c / 10.0)
+        if i >= widest_at:
+            s += w_after_largest_gap
+        if i >= first_gap4:
+            s += w_after_gap4
+        i10 = min(n, i + 10)
+        c = chatty_p[i10] - chatty_p[i]
+        if c:
+            s += w_chatty_density_next10 * (c / 10.0)
+        i0 = max(0, i - 10)
+        c = meta_p[i] - meta_p[i0]
+        if c:
+            s += w_meta_density_prev10 * (c / 10.0)
+        c = names_p[i] - names_p[i0]
+        if c:
+            s += w_name_density_prev10 * (c / 10.0)
+        if over[i]:
+            s += w_name_over_indented
+        c = over_p[i10] - over_p[i]
+        if c:
+            s += w_name_over_indented_next10 * (c / 10.0)
+        out.append(s)
+    return out
 
 
 WINDOW = 8  # lines either side of the rough boundary where the exact one is looked for

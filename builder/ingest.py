@@ -405,6 +405,9 @@ def _row_item(row: Mapping, cols: Mapping[str, str | None], fields: Fields, sour
               encoding: str) -> Ingested | Rejected:
     """One table row → a document, or why not."""
     raw_id = row.get(cols["id"]) if cols["id"] is not None else None
+    if isinstance(raw_id, (dict, list, bool)):  # str() would make an id of Python's spelling of it
+        return Rejected(source, MISSING_ID, f"no id: field {cols['id']!r} is a {type(raw_id).__name__}, not a "
+                                            f"string or a number", None, location)
     doc_id = None if raw_id is None else str(raw_id)
     if doc_id is None or not doc_id.strip():
         return Rejected(source, MISSING_ID, f"no id: field {fields.describe('id')} is missing or empty",

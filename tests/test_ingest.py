@@ -136,9 +136,11 @@ def test_jsonl_rows_become_documents_and_bad_rows_are_quarantined_with_reasons(t
         {"id": "d5", "text": "   "},
         {"id": 7, "text": ARTICLE, "domain": "given.example", "url": "https://other.example/x"},
         {"id": "d1", "text": "a second document with the first one's id"},
+        {"id": {"x": 1}, "text": ARTICLE},  # not an id: str() would make one of Python's spelling of it
+        {"id": True, "text": ARTICLE},
     ])
     items = read(p)
-    assert len(items) == 9  # the blank line is not a row
+    assert len(items) == 11  # the blank line is not a row
     ok = docs(items)
     assert [d.doc.doc_id for d in ok] == ["d1", "7"]
     d1 = ok[0].doc
@@ -148,9 +150,10 @@ def test_jsonl_rows_become_documents_and_bad_rows_are_quarantined_with_reasons(t
     kinds = [(r.location, r.kind) for r in rejected(items)]
     assert kinds == [("line 3", "malformed"), ("line 4", "malformed"), ("line 5", "missing_id"),
                      ("line 6", "missing_text"), ("line 7", "missing_text"), ("line 8", "empty"),
-                     ("line 10", "duplicate_id")]
-    dup = rejected(items)[-1]
+                     ("line 10", "duplicate_id"), ("line 11", "missing_id"), ("line 12", "missing_id")]
+    dup = rejected(items)[-3]
     assert dup.doc_id == "d1" and "line 1" in dup.reason
+    assert "is a dict, not a string or a number" in rejected(items)[-2].reason
 
 
 def test_jsonl_field_names_are_configurable(tmp_path):

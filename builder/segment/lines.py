@@ -107,22 +107,19 @@ def split_lines(text: str) -> list[Line]:
     out: list[Line] = []
     pos = 0
     blank = 0
-    n = len(text)
-    while pos <= n:
-        nl = text.find("\n", pos)
-        if nl < 0:
-            nl = n
-        raw = text[pos:nl]
+    for raw in text.split("\n"):
         stripped = raw.strip()
         if stripped:
             lead = len(raw) - len(raw.lstrip())
-            indent = len(raw[:lead].expandtabs(4).replace("\r", "").replace("\xa0", " "))
+            indent = lead
+            if lead and ("\t" in raw[:lead] or "\r" in raw[:lead]):  # else each leading character is one column
+                indent = len(raw[:lead].expandtabs(4).replace("\r", ""))
             s = pos + lead
             out.append(Line(s, s + len(stripped), indent, blank, stripped))
             blank = 0
         else:
             blank += 1
-        pos = nl + 1
+        pos += len(raw) + 1
     return out
 
 

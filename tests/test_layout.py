@@ -302,3 +302,27 @@ def test_boundary_scores_are_the_feature_rows_dot_the_weights(seed):
         assert [x.hex() for x in got] == [float(x).hex() for x in want]
         checked += len(lines)
     assert checked > 100
+
+
+GATE_PIECES = ["pingback", "Trackback", "pıngback", "PİNGBACK", "[...]", "[…]", "back", "add your two cents",
+               "ADD  YOUR TWO CENTS", "Copyright 2012", "© Ann", "Read more here:", "like and share", "!!", "?!",
+               ":)", ";-D", ":D", "@ann", " @", "October 29, 2012", "ElizabethOctober 29, 2012",
+               "Petal26 October 2012", "6 pts", "http://ann.example/ Ann", "https://x", "Ann", "says", ":", " ",
+               "\t", "ſ", "ı", "İ", "7", "."]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(GATE_PIECES), st.text(max_size=12)), max_size=12))
+def test_classify_gates_answer_as_the_patterns_alone(pieces):
+    """classify tries some patterns only behind cheap substring gates or in parts; each gated form
+    must answer exactly as its pattern does on any line."""
+    from builder.segment import lines as L
+
+    text = "".join(pieces)
+    low = text.lower()
+    assert L._chatty_marks(text) == (L.CHATTY_MARKS.search(text) is not None)
+    assert L._tail_long(text, low) == (L.TAIL_LONG.match(text) is not None)
+    assert L._pingback(text, low) == (L.PINGBACK.search(text) is not None)
+    assert (L._FULL_MONTH(text) is not None or L.GLUED_DATE.search(text) is None)
+    assert (L._HAS_DIGIT(text) is not None or L.SCORED_NAME.match(text) is None)
+    assert (text.startswith("http") or L.LINKED_NAME.match(text) is None)

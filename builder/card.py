@@ -5,6 +5,7 @@ bytes."""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from builder.schema import LABEL_STATUSES, LABELS_SCHEMA, SCHEMA, TYPE_NAMES
@@ -16,13 +17,16 @@ LICENSE = "other"  # the texts belong to their authors and publishers; see the c
 
 
 def template_path() -> Path:
-    """The top-level DATASET_CARD.md of the checkout (publish runs from a source or editable install)."""
+    """The top-level DATASET_CARD.md: the checkout's own in a source or editable install, the copy
+    packed as `builder._card` in a wheel (the same lookup as schema.data_dir)."""
     path = Path(__file__).resolve().parent.parent / TEMPLATE
+    if not path.is_file():
+        path = Path(str(resources.files("builder._card").joinpath(TEMPLATE)))
     if not path.is_file():
         from builder.errors import InputError
 
-        raise InputError(f"the card template {TEMPLATE} is not next to the builder package ({path.parent}): "
-                         "publish from a source checkout or an editable install (pip install -e .)")
+        raise InputError(f"the card template {TEMPLATE} is neither next to the builder package nor packed in it "
+                         f"({path}): reinstall builder (pip install .)")
     return path
 
 

@@ -146,7 +146,7 @@ def name_like(s: str) -> bool:
     words = s.split()
     if not 1 <= len(words) <= 5:
         return False
-    return sum(ch.isalnum() for ch in s) >= 0.6 * len(s.replace(" ", ""))
+    return sum(map(str.isalnum, s)) >= 0.6 * len(s.replace(" ", ""))
 
 
 class Kind(NamedTuple):

@@ -23,7 +23,6 @@ import argparse
 import hashlib
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +71,7 @@ def line_data(text: str, boundary: int | None, gap_cap: int | None = None):
     is also learnt without it and the model keeps reading the comment markup itself."""
     lines = split_lines(text)
     if gap_cap is not None:
-        lines = [replace(ln, blank_before=min(ln.blank_before, gap_cap)) for ln in lines]
+        lines = [ln._replace(blank_before=min(ln.blank_before, gap_cap)) for ln in lines]
     kinds = [classify(ln.text) for ln in lines]
     first = 1 if len(lines) > 1 and L.is_title(lines[0], kinds[0]) else 0
     body, bkinds = lines[first:], kinds[first:]

@@ -13,7 +13,6 @@ import itertools
 import math
 import operator
 import re
-from dataclasses import dataclass
 from typing import NamedTuple
 
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
@@ -91,10 +90,9 @@ def ends_sentence(s: str) -> bool:
     return s[-1:] in SENTENCE_END_CHARS
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     """One non-blank line: its span in the page (stripped of surrounding whitespace), its indentation,
-    and how many blank lines precede it."""
+    and how many blank lines precede it. A named tuple, as Kind: one per line, built fast."""
 
     start: int
     end: int

@@ -229,8 +229,8 @@ def test_dragnet_quality_floor():
 
 def test_speed():
     """The layout's share of the segmenter's budget (1,000 documents of 5 KB per second per core) is
-    under 0.5 ms of CPU per KB: about 0.2 on Dragnet pages and 0.4 on these comment-dense samples on
-    an idle core. The bound here is twice that, so that a machine shared with other jobs does not fail
+    under 0.5 ms of CPU per KB: about 0.16 on Dragnet pages and 0.37 on these comment-dense samples
+    on an idle core. The bound here is twice that, so that a machine shared with other jobs does not fail
     it while a runaway pattern (ten times slower and more) still does."""
     text = "\n\n".join(read(name) for name in sorted(CASES))
     parse_layout(text, has_title=True)

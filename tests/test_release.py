@@ -464,6 +464,7 @@ def test_card_yaml_header_declares_configs_features_and_splits(v1):
                     "### Limitations", "### Benchmark", "## Citation", "(chart.png)"):
         assert section in text, section
     assert "There is no benchmark table in this release" in text
+    assert "Labels come from few annotators" in text and "No record has a human label" not in text
 
 
 def test_benchmark_rows_render_as_a_table(work, records):
@@ -471,7 +472,9 @@ def test_benchmark_rows_render_as_a_table(work, records):
     rows = [{"task": "type", "metric": "macro-F1", "baseline": "tf-idf + logreg", "score": 0.612, "ci_low": 0.58,
              "ci_high": 0.64, "command": "builder evaluate ..."}]
     rel = release.seal(staged, rows)
-    assert "| type | macro-F1 | tf-idf + logreg | 0.612 | 0.58 – 0.64 | `builder evaluate ...` |" in (rel / "README.md").read_text()
+    card = (rel / "README.md").read_text()
+    assert "| type | macro-F1 | tf-idf + logreg | 0.612 | 0.58 – 0.64 | `builder evaluate ...` |" in card
+    assert "No record has a human label in this release" in card and "Labels come from few annotators" not in card
     with pytest.raises(release.ReleaseError, match="lacks"):
         release.seal(release.stage(records, None, name="bench", version="1.0.1", out=work / "releases"), [{"task": "x"}])
     assert not (work / "releases" / "bench" / "1.0.1").exists()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -51,3 +55,20 @@ def check_invariants(raw: str, records: list[dict]) -> None:
     blocks = sorted((r for r in records if r["type"] != "quote"), key=lambda r: r["char_start"])
     for a, b in zip(blocks, blocks[1:]):
         assert a["char_end"] <= b["char_start"], "article and comments do not overlap"
+
+
+def interrupt_push(cmd: list[str], env: dict, client, project_name: str) -> tuple[object, str]:
+    """Run a real `builder push` and send it SIGINT as soon as its project holds a task: an
+    interruption in the middle of the import, as a person's Ctrl-C. Returns the project and stderr;
+    the push must have exited 130 (interrupted), not finished or crashed."""
+    from builder import studio
+
+    proc = subprocess.Popen(cmd, env=os.environ | env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while (project := studio.find_project(client, project_name)) is None or not project.task_number:
+        assert proc.poll() is None and time.monotonic() < deadline, "push ended before it could be interrupted"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    return project, err

@@ -161,12 +161,11 @@ def test_ctrl_c_during_a_document_push_then_rerun(tmp_path, write_records, harbo
     """A real SIGINT to a running `builder push --mode document`: one line saying to run it again,
     exit 130, and the same command completes the project without a document twice."""
     import os
-    import signal
     import subprocess
     import sys
-    import time
 
     from tests.conftest import HARBOUR
+    from tests.helpers import interrupt_push
 
     many, docs = [], tmp_path / "docs.jsonl"
     with docs.open("w", encoding="utf-8") as f:
@@ -178,14 +177,7 @@ def test_ctrl_c_during_a_document_push_then_rerun(tmp_path, write_records, harbo
     records = write_records(many, tmp_path / "many.parquet")
     cmd = [sys.executable, "-m", "builder", "push", str(records), "--project", project_name, "--mode", "document",
            "--docs", str(docs), "--batch-size", "1"]
-    proc = subprocess.Popen(cmd, env=os.environ | studio_env, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while (project := studio.find_project(studio_client, project_name)) is None or not project.task_number:
-        assert proc.poll() is None and time.monotonic() < deadline, "push ended before it could be interrupted"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    project, err = interrupt_push(cmd, studio_env, studio_client, project_name)
     last = err.strip().splitlines()[-1]
     assert last.startswith("builder: interrupted after ") and "new documents were committed" in last, last
     assert "run the same push again to complete it" in last and "Traceback" not in err

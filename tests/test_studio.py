@@ -309,10 +309,10 @@ def test_ctrl_c_during_push_then_rerun(tmp_path, write_records, harbour_records,
                                        project_name):
     """A real SIGINT to a running `builder push`: it stops with a one-line hint, keeps what was
     committed, and the same command run again completes the project without duplicates."""
-    import signal
     import subprocess
     import sys
-    import time
+
+    from tests.helpers import interrupt_push
 
     many = []
     for copy in range(100):  # 800 records: 80 batches of 10, seconds of work to interrupt
@@ -321,15 +321,7 @@ def test_ctrl_c_during_push_then_rerun(tmp_path, write_records, harbour_records,
                       "parent_id": ids.get(r["parent_id"])} for r in harbour_records]
     records = write_records(many, tmp_path / "many.parquet")
     cmd = [sys.executable, "-m", "builder", "push", str(records), "--project", project_name]
-    proc = subprocess.Popen([*cmd, "--batch-size", "10"], env=os.environ | studio_env, stderr=subprocess.PIPE,
-                            text=True)
-    deadline = time.monotonic() + 120
-    while (project := studio.find_project(studio_client, project_name)) is None or not project.task_number:
-        assert proc.poll() is None and time.monotonic() < deadline, "push ended before it could be interrupted"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    project, err = interrupt_push([*cmd, "--batch-size", "10"], studio_env, studio_client, project_name)
     assert "run the same push again to complete it" in err.strip().splitlines()[-1]
     done = studio_client.projects.get(id=project.id).task_number
     assert 0 < done < len(many)

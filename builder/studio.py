@@ -380,7 +380,8 @@ def add_annotator(name: str, password: str | None = None, base: Path | None = No
     sdir = _studio_dir(base)
     proc = subprocess.run(
         [str(server_python()), "-m", "label_studio.server", "init", "--quiet", "--data-dir", srv.data_dir,
-         "--username", email, "--password", password, "--user-token", token, "--enable-legacy-api-token"],
+         # NAME=VALUE: a value that starts with "-" (token_urlsafe gives one in 64) is not read as an option
+         f"--username={email}", f"--password={password}", f"--user-token={token}", "--enable-legacy-api-token"],
         env=_server_env(sdir / "home", None), stdin=subprocess.DEVNULL, capture_output=True, text=True,
         cwd=str(sdir / "home"),
     )

@@ -252,3 +252,38 @@ def test_polnear_dev_quality_floor():
     got = {"f1": f1, "speaker_accuracy": correct / judged, "speaker_coverage": judged / eligible}
     low = {k: round(v, 3) for k, v in got.items() if v < FLOORS[k]}
     assert not low, f"under the floor {FLOORS}: {low}"
+
+
+# --- titles, nicknames and defined terms are not quotes (issue "Real pages") -------------------------
+
+@pytest.mark.parametrize("text, not_quote", [
+    # a title after a sentence-opening "On"/"In", a possessive with a year, a kind of work before or after it
+    ("On “Morning Roundtable,” the harbor master said the piers would reopen.", "Morning Roundtable,"),
+    ("The council never forgot her 2009 “Plan for the Waterfront.” Two years later it was dropped.",
+     "Plan for the Waterfront."),
+    ("Solberg, who hosts the weekly radio program “Harbor Talk,” opened the meeting.", "Harbor Talk,"),
+    ("The “Keepers of the Light” star grew up two streets from the ferry terminal.", "Keepers of the Light"),
+    ("Riders waved the “Save the Night Boat” signs from the dock.", "Save the Night Boat"),
+    ("Reyes’s “7th” premiered at the harbor festival.", "7th"),
+    # a nickname inside a name, or given as one
+    ("Council member Thomas “Tommy” Reyes voted against the plan.", "Tommy"),
+    ("Critics gave the old ferry the nickname “Slow Boat Sam.”", "Slow Boat Sam."),
+    # a term being defined
+    ("The plan covers every “late evening crossing,” which is defined as one after ten at night.",
+     "late evening crossing,"),
+])
+def test_titles_nicknames_and_defined_terms_are_not_quotes(text, not_quote):
+    assert not_quote in text  # the case is written right
+    assert not_quote not in {text[q.start : q.end] for q in quotes_of(text)}
+
+
+@pytest.mark.parametrize("text, quoted, speaker", [
+    # short partial quotes with a speech verb stay, even next to a capitalized name or a kind of work
+    ("Reyes said the new timetable was a “huge relief” for the night shift.", "huge relief", "Reyes"),
+    ("Solberg called the show “a mess” on Tuesday.", "a mess", "Solberg"),
+    ("Whitcombe told the radio program she was “Not Worried.”", "Not Worried.", "Whitcombe"),
+    ("“Harbor Talk,” Solberg said, “is back on Sunday.”", "Harbor Talk,", "Solberg"),
+])
+def test_short_quotes_with_a_speech_verb_stay(text, quoted, speaker):
+    got = {text[q.start : q.end]: q.speaker for q in quotes_of(text)}
+    assert got.get(quoted) == speaker, got

@@ -12,8 +12,12 @@ How a quote is found:
              (“…law.”, “…forces,”) is kept, since it is inside the marks as written.
   halves     “…,” she said, “…” gives two quote records (each a contiguous span) with the same speaker.
   not quotes one- or two-word quotes with no speech verb and no named subject in their sentence (scare
-             quotes); Title Case quotes of up to six words right after a possessive, a preposition or a
-             naming word (`on CBS’s “Face the Nation”`, `a show called “…”`, `titled “…”`): titles.
+             quotes); Title Case quotes of up to seven words right after a possessive (`his 1994 “…”`), a
+             preposition, a sentence-opening `On`/`In` or a naming word (`on CBS’s “Face the Nation”`, `a show
+             called “…”`, `titled “…”`), or next to a kind of work with no speech verb before them (`the
+             reality show “…”`, `the “…” actress`, `“…” signs`): titles; a capitalized word or two inside a
+             name (`Gov. C.L. “Butch” Otter`): nicknames; a short quote followed by its definition (`a “…,”
+             which is defined as`, `“…,” the notion that`): a term.
 
 How the speaker is found, first match wins:
   1. right after the closing mark: `,” X said`, `,” said X`, `” ― X` (a signed comment), `,” the
@@ -723,12 +727,14 @@ def _resolve(speaker: str, named: list[str]) -> str:
     return speaker
 
 
-_TITLE_WORD = re.compile(r"^(?:[A-Z0-9][\w’'.\-&!?]*|of|the|a|an|and|in|on|for|to|at|with|from|by|or|is|&)$")
+_TITLE_WORD = re.compile(r"^(?:[A-Z0-9][\w’'.\-&!?:]*|of|the|a|an|and|in|on|for|to|at|with|from|by|or|is|&)$")
 
 
 def _is_title_case(s: str) -> bool:
+    """Every word capitalized but the small ones, up to seven words: `Face the Nation`, `13th`,
+    `Sharknado 3: Oh Hell No!`."""
     ws = s.strip(" .,!?;:").split()
-    return 0 < len(ws) <= 6 and all(_TITLE_WORD.match(w.strip(",.!?;:")) for w in ws) and ws[0][:1].isupper()
+    return 0 < len(ws) <= 7 and all(_TITLE_WORD.match(w.strip(",.!?;:")) for w in ws) and ws[0][:1].isalnum()
 
 
 def _colon_intro(text: str, lo: int, o: int) -> str | None:
@@ -812,8 +818,14 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
         if n_words <= 2 and not (route in ("tight", "loose", "before", "colon") or _VERB.search(before)
                                  or route == "subject" and _named(speaker)):
             continue  # a scare quote
-        if _NAMING.search(before) or _is_title_case(inner) and _TITLE_CONTEXT.search(before):
-            continue  # a title of a work, a show or a slogan: `a show called “…”`, `on CBS’s “Face the Nation”`
+        if _NAMING.search(before) or _is_title_case(inner) and (_TITLE_CONTEXT.search(before) or (
+                _WORK_BEFORE.search(before) or _WORK_AFTER.match(after)) and not _VERB.search(before)):
+            continue  # a title of a work, a show or a slogan: `a show called “…”`, `on CBS’s “Face the Nation”`,
+            # `the reality show “…”`, `the “…” actress`, `his 1994 “…”`
+        if n_words <= 2 and _NICKNAME.match(inner) and _NAME_END.search(before) and _NAME_NEXT.match(after):
+            continue  # a nickname inside a name: `Gov. C.L. “Butch” Otter`
+        if n_words <= 4 and _DEFINED_AFTER.match(after) and not _VERB.search(before):
+            continue  # a term being defined: `a “targeted employment area,” which is defined as …`
         if speaker is not None and resolved is None:
             resolved = _resolve(speaker, named)
             if _named(speaker):
@@ -835,7 +847,23 @@ _NAMING = re.compile(r"(?:\b(?:titled|entitled|dubbed|headlined|nicknamed|labele
                      r"branded)|\b(?:a|an|the|its|his|her|their)[\s\xa0]+(?:[\w-]+[\s\xa0]+)?(?:called|named))"
                      r"[\s\xa0]*[,:]?[\s\xa0]*$")
 _TITLE_CONTEXT = re.compile(r"(?:[’']s|\b(?:on|of|in|at|from|to|for|with|by|read|watch|watched|see|saw|its|his|her|"
-                            r"their|our|my|your))[\s\xa0]*$")
+                            r"their|our|my|your)(?:[\s\xa0]+\d{4})?|^[\s\xa0]*(?:On|In))[\s\xa0]*$")
+# Kinds of works and of the things a title or slogan is printed on: a title-case quote next to one is a name.
+_WORKS = ("show|shows|program|programme|podcast|series|sitcom|movie|movies|film|films|documentary|thriller|drama|"
+          "comedy|play|musical|memoir|book|novel|album|song|songs|anthem|hit|classic|magazine|column|episode|reboot|"
+          "sequel|biopic|special|segment|star|stars|actress|actor|host|co-host|theme|nickname|pseudonym|tour|bag|"
+          "shirt|shirts|t-shirt|t-shirts|hat|hats|sign|signs|button|buttons|sticker|stickers|poster|banner|summit|"
+          "rally|reception|brunch|party|festival|conference|forum|letter|letters")
+_WORK_BEFORE = re.compile(r"\b(?:" + _WORKS + r")[\s\xa0]*,?[\s\xa0]*$", re.I)
+_WORK_AFTER = re.compile(r"[\s\xa0,]*(?:" + _WORKS + r")\b")
+_NICKNAME = re.compile(r"[A-Z][\w’'-]*(?:[\s\xa0]+[A-Z][\w’'-]*)?$")
+_NAME_END = re.compile(r"(?:^|[\s\xa0])(?:[A-Z][\w’'-]*\.?|(?:[A-Z]\.)+)[\s\xa0]*$")
+# the surname after the nickname; a headline's capitalized small word (`Felt “Invisible” As A Child`) is not one
+_NAME_NEXT = re.compile(r"[\s\xa0]+(?!(?:As|To|In|Of|On|At|For|And|Or|The|A|An|By|With|From|Is|Are)\b)[A-Z][^\W\d_]")
+_DEFINED_AFTER = re.compile(
+    r"[\s\xa0]*,?[\s\xa0]*(?:(?:which|that)[\s\xa0]+(?:(?:is|are|was|were)[\s\xa0]+(?:defined|known|meant|used|understood)|"
+    r"means|refers)\b|meaning\b|\((?:the|a|an|or|i\.e\.|meaning)\b|the[\s\xa0]+(?:notion|idea|term|concept|practice|"
+    r"belief|theory|name)\b)")
 
 
 _QUOTED = re.compile(r'["“][^"“”]*["”]')

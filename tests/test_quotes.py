@@ -145,6 +145,16 @@ def test_quotes_inside_comments_count():
     ("The roof “leaks every winter,” according to Ilse Baptiste.", "leaks every winter,", "Ilse Baptiste"),
     ("“Repairs begin Monday,” the notice read.", "Repairs begin Monday,", "the notice"),
     ("Baptiste pointed out the roof “leaks every single winter.”", "leaks every single winter.", "Baptiste"),
+    # inverted after a clause that continues the quote's sentence
+    ("“We are very pleased” about the ruling, said Ada Moss, director of the tenants union.", "We are very pleased",
+     "Ada Moss"),
+    ("“It cannot wait” until spring, says Ole Brandt, a dock worker.", "It cannot wait", "Ole Brandt"),
+    # `told` takes an object: the paper is not the speaker
+    ("“The roof leaks,” Baptiste, who has lived there since 1990, told the Gazette.", "The roof leaks,", "Baptiste"),
+    # a name that ends like a participle is a subject, not an opening `Asked about …,`
+    ("Husted continued by saying, “Repairs begin Monday.”", "Repairs begin Monday.", "Husted"),
+    ("As the Gazette’s Ida Holm puts it, “The ferries are the real bridges.”", "The ferries are the real bridges.",
+     "the Gazette’s Ida Holm"),
 ])
 def test_speech_verbs(text, quoted, speaker):
     (q,) = quotes_of(text)

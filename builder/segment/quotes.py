@@ -85,7 +85,7 @@ SPEECH_VERBS = (
     "answered|answers|agreed|agrees|began|begins|interjected|retorted|snapped|sniffed|scoffed|"
     "wondered|mused|marveled|lamented|laments|acknowledged|cited|opined|pleaded|pledged|pledges|"
     "admitted|surmised|reasoned|whispered|screamed|sang|sings|chanted|chants|texted|emailed|"
-    "repeated|repeats|summed up|put it|wrote in|elaborated|offered|insisted|blasted|slammed|shot back|fired back|"
+    "repeated|repeats|summed up|put it|puts it|wrote in|elaborated|offered|insisted|blasted|slammed|shot back|fired back|"
     "hit back|pushed back|weighed in|spoke|speaks|quoted|"
     "accused|accuses|praised|praises|criticized|criticizes|dismissed|thanked|hailed|touted|"
     "conceded|acknowledging|explaining|predicting|promising|vowing|calling|describing|suggest|add|write|"
@@ -467,6 +467,13 @@ def _name_ahead(words: list[str], i: int) -> bool:
     return False
 
 
+# What follows an opening past participle or adverb (`Asked about …,`, `Hastily, …`); a name that merely ends like
+# one is followed by its verb (`Husted continued by saying, “…`).
+_OPENER_NEXT = {",", "about", "by", "to", "with", "for", "from", "in", "on", "at", "after", "before", "over", "into",
+                "through", "during", "the", "a", "an", "his", "her", "their", "its", "this", "that", "up", "out", "off",
+                "as", "under", "against", "upon", "outside", "inside", "near", "since"}
+
+
 def _sentence_subject(s: str) -> str | None:
     """The subject that opens a clause (for `…, saying “…”`)."""
     m = _DATELINE.match(s)
@@ -476,7 +483,8 @@ def _sentence_subject(s: str) -> str | None:
     # skip opening adverbials: "In a statement, X said" / "On Monday, after the vote, X"
     while "," in words[:12] and words:
         w = words[0].lower()
-        if w in _ADVERBIAL_START or w.endswith(("ly", "ing", "ed")) and words[0][:1].isupper() or words[0][:1].isdigit() \
+        if w in _ADVERBIAL_START or words[0][:1].isupper() and (w.endswith("ing") or w.endswith(("ly", "ed")) and (
+                words[1].lower() in _OPENER_NEXT)) or words[0][:1].isdigit() \
                 or words.index(",") == 1 and "." in words[0]:  # `…, S.C., Rubio said`
             words = words[words.index(",") + 1:]
         else:
@@ -551,6 +559,10 @@ def _loose_after(ctx: str) -> str | None:
         verb = v.group()
         if verb in _WEAK_VERBS or verb.endswith("ing"):
             continue
+        if verb not in _TAKES_OBJECT and _COMMA_END.search(ctx[: v.start()]):
+            sp = _np_after(ctx[v.end():])  # inverted: `“…” about the decision, said Rosa Diaz, director of …`
+            if sp and sp[:1].isupper():
+                return sp
         tail = ctx[v.end():].split()
         if len(tail) > 8 or "that" in tail or len(tail) > 4 and not _PREP_TAIL.match(ctx, v.end()):
             continue  # `… “…” that he said would make …`: a clause of its own, not the attribution

@@ -149,6 +149,10 @@ def test_quotes_inside_comments_count():
     ("“We are very pleased” about the ruling, said Ada Moss, director of the tenants union.", "We are very pleased",
      "Ada Moss"),
     ("“It cannot wait” until spring, says Ole Brandt, a dock worker.", "It cannot wait", "Ole Brandt"),
+    ("“This will be hard” for the council, said Ada Moss.", "This will be hard", "Ada Moss"),
+    # but a subject with an appositive keeps its verb, and the day after it is not inverted into a speaker
+    ("“Fix the roof now!” the tenants’ lawyer, Ada Moss, wrote Sunday after the storm.", "Fix the roof now!",
+     "Ada Moss"),
     # `told` takes an object: the paper is not the speaker
     ("“The roof leaks,” Baptiste, who has lived there since 1990, told the Gazette.", "The roof leaks,", "Baptiste"),
     # a name that ends like a participle is a subject, not an opening `Asked about …,`

@@ -519,6 +519,11 @@ def _tight_after(ctx: str, new_sentence: bool, whole: bool = True) -> str | None
     head = lead[: v.start()]
     if _SUBORDINATE.search(head):
         return None  # `“…” Tuesday, hours after the staffer was charged`: another clause, not an attribution
+    if head.split()[:1] and head.split()[0].lower() in _CONTINUING and v.group() not in _TAKES_OBJECT \
+            and _COMMA_END.search(head):
+        sp = _np_after(lead[v.end():])  # inverted after the rest of the quote's sentence: `“…” for the city, said X`
+        if sp and sp[:1].isupper():
+            return sp
     if len(head.split()) > 12 or "," in head and not re.search(r",\s*$", head) and new_sentence:
         return None
     if head[:1].islower() and head.split()[0].lower() not in PRONOUNS and head.split()[0].lower() not in _DETERMINERS \
@@ -533,6 +538,8 @@ def _tight_after(ctx: str, new_sentence: bool, whole: bool = True) -> str | None
     return sp
 
 
+# A word that carries the quote's sentence on past the closing mark (`“…” for the city, said X`).
+_CONTINUING = _STOP | {"for", "of", "at"}
 _INVERTED_OK = {"read", "reads", "continued", "continues", "answered", "agreed", "repeated"}
 _SUBORDINATE = re.compile(r"\b(?:after|before|when|while|because|if|that|which|until|since|although|though|where|"
                           r"whether|unless|than)\b")

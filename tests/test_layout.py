@@ -312,3 +312,37 @@ def test_classify_gates_answer_as_the_patterns_alone(pieces):
     assert (L._FULL_MONTH(text) is not None or L.GLUED_DATE.search(text) is None)
     assert (L._HAS_DIGIT(text) is not None or L.SCORED_NAME.match(text) is None)
     assert (text.startswith("http") or L.LINKED_NAME.match(text) is None)
+
+
+LED_PIECES = ["October 3, 2012", "Oct. 3rd", "3 Nov 12", "20. Jul, 2012", "10/28/12", "2012-11-09", "Ann7/10/2012",
+              "Monday 12", "mon 3", "Wednes", "tueday", "4:12 pm", "@09:15AM", "9 a.m.", "3 hours ago", "an hour ago",
+              "yesterday", "just now", "ElizabethOctober 29, 2012", "Petal26 October 2012", "avatar", "Ann's picture",
+              "ſep 5", "ſunday 4", "Mİ", "ı", "K", "٣", "١٢/٣/٢٠١٢", "SEPT 9", " ", ",", ".", "'", "7", "12"]
+
+
+def _plain(led):
+    """A led pattern's plain form: the same pattern without the lookahead in front of it."""
+    import re
+
+    m = re.fullmatch(r"\(\?=\[[^\]]*\]\)\(\?:(.*)\)", led.pattern, re.S)
+    assert m, led.pattern
+    return re.compile(m.group(1), led.flags)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(LED_PIECES), st.text(max_size=8)), max_size=10))
+def test_led_patterns_match_as_their_plain_forms(pieces):
+    """lines._led puts a lookahead on a pattern's possible first characters in front of it; search
+    and sub must give what the plain pattern gives, on any text (re.I folds such as ſ and Unicode
+    digits included)."""
+    from builder.segment import lines as L
+
+    text = "".join(pieces)
+    for led in (L.DATE, L.TIME, L.AGO, L.WEEKDAY, L.GLUED_DATE, L._NUMERIC_DATE, L.AVATAR,
+                L._DATE_WORDS.__self__):
+        plain = _plain(led)
+        assert led.sub("|", text) == plain.sub("|", text), led.pattern
+        assert (led.search(text) is None) == (plain.search(text) is None)
+    numeric = _plain(L._NUMERIC_DATE)
+    if numeric.search(text) is None:
+        assert (L._DATE_WORDS(text) is None) == (_plain(L.DATE).search(text) is None)

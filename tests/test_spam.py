@@ -13,13 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builder.document import Document
 from builder.segment import segment
-from builder.segment import spam_features
+from builder.segment import spam, spam_features
 from builder.segment.spam import MODEL_INFO, ngram_logit, spam_probability
 from builder.segment.spam_features import analyze, gram_keys, ngrams
 REPO = Path(__file__).resolve().parent.parent
@@ -190,6 +191,21 @@ def test_4gram_keys_are_the_4gram_strings(text):
     assert sorted(keys.tolist()) == sorted(map(spam_features.gram_key, strings)) == keys.tolist()
     assert ngram_logit(keys) == ngram_logit(strings)
     assert sorted(spam_features._starts(keys)) == sorted(strings & spam_features._FIRST)
+
+
+def test_gram_table_gives_each_key_its_own_weight_and_others_none():
+    """The numpy table (bounds k and k + 1, no equality test) against the weights as a dict: every
+    listed key, and its neighbours k - 1 and k + 1 when they are not listed."""
+    weights = {g: i * 7 - 40_000 for i, g in enumerate(sorted(spam._WEIGHTS))}
+    table = spam_features.gram_table(weights)
+    by_key = {spam_features.gram_key(g): w for g, w in weights.items()}
+    starts = {spam_features.gram_key(g): i for i, g in enumerate(spam_features._FIRST_LIST, 1)}
+    probe = sorted({k + d for k in by_key.keys() | starts.keys() for d in (-1, 0, 1)})
+    i = table.bounds.searchsorted(np.array(probe, np.uint64), "right")
+    assert table.weight.take(i).tolist() == [float(by_key.get(k, 0)) for k in probe]
+    assert table.start.take(i).tolist() == [starts.get(k, 0) for k in probe]
+    keys = np.array(sorted(by_key), np.uint64)
+    assert spam_features.lookup(keys, table)[0] == sum(weights.values())
 
 
 def test_4gram_keys_on_long_comments():

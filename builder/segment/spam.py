@@ -10,10 +10,11 @@ Two parts, added as log-odds:
     the reader anything to act on at all (a link, "subscribe", "check out my ...").
 
 Pure and fast: the 4-grams of a comment of 64+ characters are looked up all at once with numpy
-(their exact integer keys, spam_features.gram_key, in a sorted array of the model's), a short one's
-in a dict; compiled patterns behind cheap tests; no I/O after import. Weights are summed as
-integers (they are stored to 4 decimals; here in units of 1e-4), which is exact, so both ways give
-the same score, and it does not depend on the order of a set of strings.
+(their exact integer keys, spam_features.gram_key, in one sorted table of the model's and the
+phrase lists' 4-grams, spam_features.GramTable), a short one's in a dict; compiled patterns behind
+cheap tests; no I/O after import. Weights are summed as whole numbers (they are stored to 4
+decimals; here in units of 1e-4), which is exact, so both ways give the same score, and it does not
+depend on the order of a set of strings.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from builder.segment.spam_features import NGRAM, analyze, gram_key
+from builder.segment.spam_features import NGRAM, analyze, gram_table, lookup
 from builder.segment.spam_rules import rule_logit
 
 MODEL_FILE = Path(__file__).resolve().parent / "models" / "spam_ngram.json"
@@ -45,29 +46,21 @@ def _load(path: Path) -> tuple[float, dict[str, float], dict]:
 
 _BIAS, _WEIGHTS, MODEL_INFO = _load(MODEL_FILE)
 _UNIT = 10_000  # the model's weights have 4 decimals
-_get = {g: round(w * _UNIT) for g, w in _WEIGHTS.items()}.get
-# The same weights by gram_key, sorted, for numpy; a last key no 4-gram is above (weight 0) keeps
-# every searchsorted index inside the array.
-_ITEMS = sorted((gram_key(g), round(w * _UNIT)) for g, w in _WEIGHTS.items())
-_KEYS = np.array([k for k, _ in _ITEMS] + [2**64 - 1], np.uint64)
-_INTS = np.array([w for _, w in _ITEMS] + [0], np.int64)
-del _ITEMS
-_KEYS.flags.writeable = _INTS.flags.writeable = False  # shared by every call: read-only
+# The weights as integers, by 4-gram string and, for numpy, by gram_key in the table analyze looks
+# a long comment's 4-grams up in (with the phrase starts, in the same search).
+_TABLE = gram_table({g: round(w * _UNIT) for g, w in _WEIGHTS.items()})
+
+
+def _logit(total: int, n: int) -> float:
+    return _BIAS + total / _UNIT / math.sqrt(n) if n else _BIAS
 
 
 def ngram_logit(grams: frozenset[str] | np.ndarray) -> float:
     """The n-gram model's log-odds: bias + the weights of the distinct 4-grams / sqrt(their number);
     grams as analyze gives them (strings, or their sorted keys)."""
-    if not len(grams):
-        return _BIAS
     if isinstance(grams, frozenset):
-        total = sum(map(_get, grams, repeat(0)))
-    else:
-        i = _KEYS.searchsorted(grams)
-        w = _INTS.take(i)
-        w[_KEYS.take(i) != grams] = 0  # 4-grams the model has no weight for
-        total = int(w.sum())
-    return _BIAS + total / _UNIT / math.sqrt(len(grams))
+        return _logit(sum(map(_TABLE.weights.get, grams, repeat(0))), len(grams))
+    return _logit(lookup(grams, _TABLE)[0], len(grams))
 
 
 _BULLETS = " \t•*·‣◦-–—>"
@@ -100,8 +93,8 @@ def _body(text: str, author: str | None) -> str:
 
 
 def spam_logit(text: str, author: str | None) -> float:
-    a = analyze(_body(text, author), author)
-    return ngram_logit(a.grams) + rule_logit(a.signals)
+    a = analyze(_body(text, author), author, _TABLE)
+    return _logit(a.weight, len(a.grams)) + rule_logit(a.signals)
 
 
 def spam_probability(text: str, author: str | None) -> float:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -411,6 +412,7 @@ class Analysis(NamedTuple):
     norm: str
     grams: frozenset[str] | np.ndarray  # distinct 4-grams: strings, or their sorted gram_keys
     signals: Signals
+    weight: int = 0  # the sum of the table's weights over grams (analyze's table argument)
 
 
 def _is_citation(s: str, a: int, word: str) -> bool:
@@ -526,23 +528,68 @@ def distinct_grams(norm: str) -> frozenset[str] | np.ndarray:
 
 
 _FIRST_LIST = sorted(_FIRST, key=gram_key)
-_FIRST_KEYS = np.array([gram_key(g) for g in _FIRST_LIST], np.uint64)
+_GROUPS = [()] + [_BY_FIRST[g] for g in _FIRST_LIST]  # by start id: 1 + index in _FIRST_LIST
+
+
+class GramTable(NamedTuple):
+    """What a comment's 4-grams are looked up for, all in one numpy search: the n-gram model's weight
+    of each (integers, in the units spam.py gives them) and whether it begins a phrase of the lists.
+    The bounds are every listed key k and k + 1, sorted: searchsorted(side="right") puts a listed key
+    in an interval of its own and any other key in one whose values are 0, so no equality test is
+    needed. The weights are whole numbers stored as float64 so that a dot product sums them; every
+    partial sum is a whole number below 2**53, so it is exact in any order."""
+
+    bounds: np.ndarray  # sorted uint64
+    weight: np.ndarray  # float64 per interval (len(bounds) + 1)
+    start: np.ndarray  # int16 per interval: 1 + the key's index in _FIRST_LIST, 0 for none
+    weights: dict[str, int]  # the same weights by 4-gram string, for a short text's frozenset
+
+
+def gram_table(weights: dict[str, int]) -> GramTable:
+    """The lookup table for integer weights by 4-gram (strings of BMP characters)."""
+    by_key = {gram_key(g): w for g, w in weights.items()}
+    first = {gram_key(g): i for i, g in enumerate(_FIRST_LIST, 1)}
+    keys = by_key.keys() | first.keys()
+    if sum(map(abs, by_key.values())) >= 2**53 or 2**64 - 1 in keys:
+        raise ValueError("weights too large to sum exactly in float64, or a key without a successor")
+    bounds = sorted(keys | {k + 1 for k in keys})
+    at = {b: i + 1 for i, b in enumerate(bounds)}  # the interval [b, next bound)
+    weight = np.zeros(len(bounds) + 1, np.float64)
+    start = np.zeros(len(bounds) + 1, np.int16)
+    for k, w in by_key.items():
+        weight[at[k]] = w
+    for k, i in first.items():
+        start[at[k]] = i
+    table = GramTable(np.array(bounds, np.uint64), weight, start, dict(weights))
+    for a in table[:3]:
+        a.flags.writeable = False  # shared by every call
+    return table
+
+
+PHRASES = gram_table({})  # the phrase starts alone (no model): what analyze looks up by default
+_ONES = np.ones(20_000 - NGRAM + 1)  # a dot product with these sums; longer texts make their own
+
+
+def lookup(keys: np.ndarray, table: GramTable) -> tuple[int, list[int]]:
+    """The sum of table weights of the sorted distinct keys, and the start ids among them."""
+    i = table.bounds.searchsorted(keys, "right")
+    w = table.weight.take(i)
+    total = w.dot(_ONES[: len(w)] if len(w) <= len(_ONES) else np.ones(len(w)))
+    s = table.start.take(i)
+    return int(total), s[s.nonzero()].tolist()
 
 
 def _starts(keys: np.ndarray) -> list[str]:
     """The phrase-starting 4-grams among the sorted gram keys."""
-    if not len(keys):
-        return []
-    i = keys.searchsorted(_FIRST_KEYS)
-    return [_FIRST_LIST[j] for j in (keys.take(i, mode="clip") == _FIRST_KEYS).nonzero()[0].tolist()]
+    return [_FIRST_LIST[j - 1] for j in lookup(keys, PHRASES)[1]]
 
 
-def _phrase_counts(starts, norm: str) -> tuple[int, ...]:
-    """How many phrases of _HOOKS, _OFFERS and _PROMOS norm has; starts: the phrase-starting
-    4-grams it has."""
+def _phrase_counts(groups, norm: str) -> tuple[int, int, int]:
+    """How many phrases of _HOOKS, _OFFERS and _PROMOS norm has; groups: the _BY_FIRST entries of
+    the phrase-starting 4-grams it has."""
     hooks = offers = promos = 0
-    for g in starts:
-        for phrase, (h, o, p) in _BY_FIRST[g]:
+    for group in groups:
+        for phrase, (h, o, p) in group:
             if phrase in norm:
                 hooks, offers, promos = hooks + h, offers + o, promos + p
     return hooks, offers, promos
@@ -553,7 +600,8 @@ _INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
 _DASHES = ("\u2010", "\u2011")  # hyphens that are not "-"
 
 
-def analyze(text: str, author: str | None) -> Analysis:
+def analyze(text: str, author: str | None, table: GramTable = PHRASES) -> Analysis:
+    """See the module's docstring; table: the model weights to sum over the 4-grams (Analysis.weight)."""
     s = text
     if not s.isascii() and _FANCY.search(s):
         # Fancy letters to plain ones: 𝓬𝓱𝓮𝓬𝓴 and ｃｈｅｃｋ are "check", a disguise. Only then:
@@ -586,9 +634,14 @@ def analyze(text: str, author: str | None) -> Analysis:
         s = " ".join(s.split())  # the placeholders brought spaces
     norm = " " + _DIGITS.sub("0", s) + " "
     grams = distinct_grams(norm)
-    # the 4-grams that begin a phrase of some list: usually none or a few
-    starts = grams & _FIRST if isinstance(grams, frozenset) else _starts(grams)
-    hooks, offers, promos = _phrase_counts(starts, norm) if starts else (0, 0, 0)
+    # the 4-grams that begin a phrase of some list (usually a few), and the model's weights
+    if isinstance(grams, frozenset):
+        weight = sum(map(table.weights.get, grams, repeat(0))) if table.weights else 0
+        groups = map(_BY_FIRST.__getitem__, grams & _FIRST)
+    else:
+        weight, ids = lookup(grams, table)
+        groups = map(_GROUPS.__getitem__, ids)
+    hooks, offers, promos = _phrase_counts(groups, norm)
     signals = Signals(
         links=links,
         earnings=len(_EARNINGS.findall(norm)) if MONEY in norm else 0,
@@ -601,7 +654,7 @@ def analyze(text: str, author: str | None) -> Analysis:
         author_link=bool(author and _AUTHOR_LINK.search(author)),
         chars=len(norm),
     )
-    return Analysis(norm, grams, signals)
+    return Analysis(norm, grams, signals, weight)
 
 
 @lru_cache(maxsize=4096)  # a page shows the same names many times

@@ -44,14 +44,13 @@ speech verbs are one trie-shaped alternation (a flat one of 300 words was the ho
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 __all__ = ["Quote", "find_quotes"]
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
+class Quote(NamedTuple):  # a named tuple: a frozen dataclass paid a setattr per field, one Quote per quote
     start: int
     end: int
     speaker: str | None
@@ -303,8 +302,12 @@ def _clean(words: list[str]) -> str | None:
     if not words:
         return None
     out = " ".join(words).replace(" ,", ",").replace("( ", "(").replace(" )", ")")
-    out = out.rstrip(".") if not re.search(r"\b[A-Z]\.$|\b(?:Jr|Sr|Inc|Co|Corp)\.$", out) else out
+    if out[-1:] == "." and not _KEEP_DOT.search(out):
+        out = out.rstrip(".")
     return out or None
+
+
+_KEEP_DOT = re.compile(r"\b[A-Z]\.$|\b(?:Jr|Sr|Inc|Co|Corp)\.$")
 
 
 def _looks_like_np(words: list[str]) -> bool:
@@ -524,7 +527,7 @@ def _tight_after(ctx: str, new_sentence: bool, whole: bool = True) -> str | None
         sp = _np_after(lead[v.end():])  # inverted after the rest of the quote's sentence: `“…” for the city, said X`
         if sp and sp[:1].isupper():
             return sp
-    if len(head.split()) > 12 or "," in head and not re.search(r",\s*$", head) and new_sentence:
+    if len(head.split()) > 12 or "," in head and not _COMMA_AT_END.search(head) and new_sentence:
         return None
     if head[:1].islower() and head.split()[0].lower() not in PRONOUNS and head.split()[0].lower() not in _DETERMINERS \
             and not any(w[:1].isupper() for w in head.split()[1:4]):
@@ -538,6 +541,7 @@ def _tight_after(ctx: str, new_sentence: bool, whole: bool = True) -> str | None
     return sp
 
 
+_COMMA_AT_END = re.compile(r",\s*$")
 # A word that carries the quote's sentence on past the closing mark (`“…” for the city, said X`).
 _CONTINUING = _STOP | {"for", "of", "at"}
 _INVERTED_OK = {"read", "reads", "continued", "continues", "answered", "agreed", "repeated"}
@@ -595,10 +599,13 @@ def _before_attribution(ctx: str) -> str | None:
     a = None
     for a in _ACCORDING.finditer(ctx):
         pass
-    docs = _documents(ctx)
-    d = docs[-1] if docs else None
+    verbs = list(_VERB.finditer(ctx))
+    d = None
+    if verbs:  # a document only matters as the subject of one of the verbs
+        docs = _documents(ctx)
+        d = docs[-1] if docs else None
     after_participle = False
-    for v in reversed(list(_VERB.finditer(ctx))):
+    for v in reversed(verbs):
         verb = v.group()
         if a and a.start() > v.start():
             break
@@ -796,10 +803,13 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
 
         route = "tight"
         speaker = None
-        if not starts_sentence and inner[-1:] not in ",?!" and _VERB.search(before):
+        verb_before = not starts_sentence and _VERB.search(before) is not None
+        tried_before = False  # _before_attribution(before) gave None already (it is a pure function)
+        if verb_before and inner[-1:] not in ",?!":
             # `Rajoy said that he will “try …” and insisted …`: a partial quote belongs to the verb before
             # it; a clause after it is usually someone else's (`… “a decent man” after the staffer was …`)
             speaker, route = _before_attribution(before), "before"
+            tried_before = speaker is None
         if speaker is None:
             route = "tight"
             speaker = _tight_after(after, new_sentence, starts_sentence)
@@ -814,7 +824,7 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
             # `DuVernay said she felt … because “…,” she said`: the named subject of the sentence
             speaker = _named_subject_before(before) or speaker
         if speaker is None:
-            speaker, route = _before_attribution(before), "before"
+            speaker, route = (None if tried_before else _before_attribution(before)), "before"
         if speaker is None and starts_sentence:
             speaker, route = _colon_intro(text, start, o), "colon"
         if speaker is None and not starts_sentence:
@@ -834,16 +844,16 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
             speaker, resolved = None, None  # `According …`, `Based on …`: a sentence opener, not a name
         if speaker is None:
             route = "none"
-        if n_words <= 2 and not (route in ("tight", "loose", "before", "colon") or _VERB.search(before)
+        if n_words <= 2 and not (route in ("tight", "loose", "before", "colon") or verb_before
                                  or route == "subject" and _named(speaker)):
             continue  # a scare quote
-        if _NAMING.search(before) or _is_title_case(inner) and (_TITLE_CONTEXT.search(before) or (
-                _WORK_BEFORE.search(before) or _WORK_AFTER.match(after)) and not _VERB.search(before)):
+        if _naming(before) or _is_title_case(inner) and (_TITLE_CONTEXT.search(before) or (
+                _WORK_BEFORE.search(before) or _WORK_AFTER.match(after)) and not verb_before):
             continue  # a title of a work, a show or a slogan: `a show called “…”`, `on CBS’s “Face the Nation”`,
             # `the reality show “…”`, `the “…” actress`, `his 1994 “…”`
         if n_words <= 2 and _NICKNAME.match(inner) and _NAME_END.search(before) and _NAME_NEXT.match(after):
             continue  # a nickname inside a name: `Gov. C.L. “Butch” Otter`
-        if n_words <= 4 and _DEFINED_AFTER.match(after) and not _VERB.search(before):
+        if n_words <= 4 and _DEFINED_AFTER.match(after) and not verb_before:
             continue  # a term being defined: `a “targeted employment area,” which is defined as …`
         if speaker is not None and resolved is None:
             resolved = _resolve(speaker, named)
@@ -865,6 +875,19 @@ _DEBUG: list | None = None
 _NAMING = re.compile(r"(?:\b(?:titled|entitled|dubbed|headlined|nicknamed|labeled|labelled|known as|billed as|"
                      r"branded)|\b(?:a|an|the|its|his|her|their)[\s\xa0]+(?:[\w-]+[\s\xa0]+)?(?:called|named))"
                      r"[\s\xa0]*[,:]?[\s\xa0]*$")
+_NAMING_WORDS = ("titled", "dubbed", "headlined", "nicknamed", "labeled", "labelled", "known as", "billed as", "branded",
+                 "called", "named")  # every _NAMING match ends in one ("entitled" in "titled")
+
+
+def _naming(before: str) -> bool:
+    """_NAMING.search(before), without its scan of every position when before does not end in one of its
+    words (every match does, but for spaces and a comma or colon)."""
+    tail = before.rstrip()
+    if tail[-1:] in (",", ":"):
+        tail = tail[:-1].rstrip()
+    return tail.endswith(_NAMING_WORDS) and _NAMING.search(before) is not None
+
+
 _TITLE_CONTEXT = re.compile(r"(?:[’']s|\b(?:on|of|in|at|from|to|for|with|by|read|watch|watched|see|saw|its|his|her|"
                             r"their|our|my|your)(?:[\s\xa0]+\d{4})?|^[\s\xa0]*(?:On|In))[\s\xa0]*$")
 # Kinds of works and of the things a title or slogan is printed on: a title-case quote next to one is a name.

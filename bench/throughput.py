@@ -186,8 +186,7 @@ with pq.ParquetWriter(dst, schema, compression="zstd") as w:
 
 def one_record(doc) -> list[dict]:
     """The engine run's stand-in segmenter: the whole text as one article record."""
-    from builder.schema import SCHEMA_VERSION
-    from builder.segment import collapse, record_id
+    from builder.segment import SCHEMA_VERSION, collapse, record_id  # not builder.schema: it imports pyarrow
 
     return [{"record_id": record_id(doc.doc_id, 0, len(doc.text), False), "doc_id": doc.doc_id, "type": "article",
              "text": collapse(doc.text), "char_start": 0, "char_end": len(doc.text), "parent_id": None, "depth": 0,

@@ -6,8 +6,9 @@ one document), so another engine (Ray, a notebook) can run the same function.
 The stream is cut into batches whose bounds depend only on the input (so many documents, so many
 characters). Batches go to the workers with a bounded number in flight and come back in input
 order, so memory stays flat however large the corpus, and `--workers 2` writes byte-identical
-files to `--workers 1`. Each worker turns its records into an Arrow batch (the conversion is
-parallel too); the main process writes row groups of a fixed size as they fill.
+files to `--workers 1`. The workers load only the segmenter (builder.worker: no pyarrow, ~50 MB
+each rather than ~150) and hand back their records as plain columns; this process turns them into
+Arrow and writes row groups of a fixed size as they fill.
 
 A document on which the segmenter raises, or whose records do not fit the schema, is
 quarantined with the reason and the run goes on. Everything is written under temporary names
@@ -39,7 +40,9 @@ import pyarrow.parquet as pq
 from builder.document import Document
 from builder.errors import BuilderError, InputError
 from builder.ingest import Fields, Ingested, ReadMeter, Rejected, read_documents
-from builder.schema import FIELDS, SCHEMA, SCHEMA_VERSION, TYPE_INDEX, TYPE_NAMES, arrow_fields, arrow_schema
+from builder.schema import FIELDS, SCHEMA, SCHEMA_VERSION, TYPE_NAMES, arrow_fields, arrow_schema
+from builder.worker import (DOC_TIMEOUT, INVALID_RECORDS, Columns, Spec, _main_thread, ignore_sigint, one_line,
+                            records_to_columns, segment_columns)
 
 BATCH_DOCS = 128  # documents per batch sent to a worker...
 BATCH_CHARS = 2_000_000  # ...or fewer, once they add up to this much text
@@ -50,10 +53,6 @@ SHARD_ROWS = 1_000_000  # default rows per shard of a directory output
 COMPRESSION = "zstd"
 SHARD_NAME = "part-{:05d}.parquet"
 
-SEGMENTER_ERROR = "segmenter_error"
-SEGMENTER_TIMEOUT = "segmenter_timeout"
-INVALID_RECORDS = "invalid_records"
-DOC_TIMEOUT = 300.0  # CPU seconds the segmenter may spend on one document: a safety net, not a budget
 
 _NOT_NULL = tuple(name for name, prop in SCHEMA["properties"].items()
                   if not (isinstance(prop.get("type"), list) and "null" in prop["type"]))
@@ -66,35 +65,13 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-# --------------------------------------------------------------------------- worker side
+# --------------------------------------------------------------------------- records → Arrow
 
 
-def _check_records(doc: Document, records) -> str | None:
-    """Why the segmenter's answer for `doc` cannot be written, or None. Cheap checks only: what
-    the Arrow conversion would not catch (missing/extra fields, nulls, unknown type, spans
-    outside the text)."""
-    if not isinstance(records, list):
-        return f"segment() returned a {type(records).__name__}, not a list"
-    want = set(FIELDS)
-    n = len(doc.text)
-    for i, r in enumerate(records):
-        if not isinstance(r, dict):
-            return f"record {i} is a {type(r).__name__}, not a dict"
-        if r.keys() != want:
-            missing, extra = sorted(want - r.keys()), sorted(r.keys() - want)
-            return f"record {i}: " + "; ".join(
-                ([f"missing fields {missing}"] if missing else []) + ([f"unknown fields {extra}"] if extra else []))
-        if r["type"] not in TYPE_INDEX:
-            return f"record {i}: type {r['type']!r} is not one of {list(TYPE_NAMES)}"
-        nulls = [k for k in _NOT_NULL if r[k] is None]
-        if nulls:
-            return f"record {i}: null in non-nullable fields {nulls}"
-        s, e = r["char_start"], r["char_end"]
-        if not (isinstance(s, int) and isinstance(e, int) and 0 <= s <= e <= n):
-            return f"record {i}: span [{s!r}, {e!r}) is not inside the text (length {n})"
-        if not (0.0 <= r["score"] <= 1.0):
-            return f"record {i}: score {r['score']!r} is not between 0 and 1"
-    return None
+@cache
+def spec() -> Spec:
+    """What builder.worker checks records against, from the schema (which workers do not import)."""
+    return Spec(FIELDS, TYPE_NAMES, _NOT_NULL)
 
 
 @cache
@@ -103,7 +80,7 @@ def storage_schema() -> pa.Schema:
     datasets keeps a column's features from the metadata only when the stored field equals the one
     the features imply, nullability included, and Features know no "not null": with non-nullable
     columns `type` would load as a plain int64 instead of a ClassLabel. Non-null columns are
-    enforced before writing instead (_check_records)."""
+    enforced before writing instead (builder.worker checks them)."""
     return pa.schema(_columns(), metadata=_features_metadata())
 
 
@@ -131,87 +108,48 @@ def _columns() -> pa.Schema:
     return pa.schema([f.with_nullable(True) for f in arrow_fields()])
 
 
+def _arrow(columns: Columns) -> pa.Table:
+    schema = _columns()
+    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, schema)], schema=schema)
+
+
 def _to_table(records: list[dict]) -> pa.Table:
-    columns = {name: [r[name] for r in records] for name in FIELDS}
-    columns["type"] = [TYPE_INDEX[t] for t in columns["type"]]
-    return pa.Table.from_pydict(columns, schema=_columns())
+    """Checked records (dicts) as a table of the stored columns."""
+    return _arrow(records_to_columns(records, spec()))
 
 
-def _one_line(e: BaseException) -> str:
-    return " ".join(f"{type(e).__name__}: {e}".split())
+_ARROW_REFUSES = (pa.ArrowException, TypeError, ValueError, OverflowError)
 
 
-class _DocTimeout(Exception):
-    pass
-
-
-def _on_alarm(signum, frame):
-    raise _DocTimeout
-
-
-def _segment_one(segment: Callable[[Document], list[dict]], doc: Document, timeout: float | None) -> list[dict]:
-    """segment(doc), stopped after `timeout` seconds of CPU time: a pattern that backtracks without
-    end on one page must not hang a run of millions. CPU time, not wall time, so that a busy
-    machine does not stop documents that merely waited. Needs the main thread (signals);
-    elsewhere, no limit."""
-    if not timeout or not _main_thread():
-        return segment(doc)
-    previous = signal.signal(signal.SIGPROF, _on_alarm)
-    signal.setitimer(signal.ITIMER_PROF, timeout)
+def to_table(columns: Columns, failures: list[tuple[str, str] | None], counts: list[int]) -> pa.Table:
+    """builder.worker.segment_columns's answer as one Arrow table. A document with a value Arrow
+    refuses (a depth that is a string, an int too large) is found, marked in `failures` as
+    invalid_records (its count set to 0) and left out; the rest are kept."""
     try:
-        return segment(doc)
-    finally:
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        signal.signal(signal.SIGPROF, previous)
+        return _arrow(columns)
+    except _ARROW_REFUSES:
+        pass
+    kept: list[pa.Table] = []
+    start = 0
+    for i, failure in enumerate(failures):
+        if failure is not None:
+            continue
+        end = start + counts[i]
+        try:
+            kept.append(_arrow([c[start:end] for c in columns]))
+        except _ARROW_REFUSES as e:
+            failures[i] = (INVALID_RECORDS, f"the segmenter's records do not fit the schema: {one_line(e)}")
+            counts[i] = 0
+        start = end
+    return pa.concat_tables(kept).combine_chunks() if kept else _arrow([[] for _ in columns])
 
 
 def segment_batch(segment: Callable[[Document], list[dict]], docs: list[Document], timeout: float | None = DOC_TIMEOUT
                   ) -> tuple[pa.Table, list[tuple[str, str] | None], list[int]]:
-    """Segment a batch: (records of the documents that went through, as one Arrow table;
+    """Segment a batch here: (records of the documents that went through, as one Arrow table;
     per document, None or (kind, reason) why it did not; per document, its record count)."""
-    failures: list[tuple[str, str] | None] = []
-    counts: list[int] = []
-    per_doc: list[list[dict]] = []
-    for doc in docs:
-        try:
-            records = _segment_one(segment, doc, timeout)
-        except _DocTimeout:
-            failures.append((SEGMENTER_TIMEOUT, f"the segmenter took more than {timeout:g} CPU seconds on this "
-                                                f"document and was stopped"))
-            counts.append(0)
-            continue
-        except Exception as e:  # any bug on one document must not cost the others
-            failures.append((SEGMENTER_ERROR, _one_line(e)))
-            counts.append(0)
-            continue
-        try:
-            problem = _check_records(doc, records)
-        except Exception as e:  # e.g. a score that is not a number cannot even be compared
-            problem = _one_line(e)
-        if problem is not None:
-            failures.append((INVALID_RECORDS, f"the segmenter's records do not fit the schema: {problem}"))
-            counts.append(0)
-            continue
-        failures.append(None)
-        counts.append(len(records))
-        per_doc.append(records)
-    try:
-        table = _to_table([r for recs in per_doc for r in recs])
-    except (pa.ArrowException, TypeError, ValueError, OverflowError):
-        # Find the document(s) whose values Arrow refuses; keep the rest.
-        kept: list[pa.Table] = []
-        it = iter(per_doc)
-        for i, f in enumerate(failures):
-            if f is not None:
-                continue
-            recs = next(it)
-            try:
-                kept.append(_to_table(recs))
-            except (pa.ArrowException, TypeError, ValueError, OverflowError) as e:
-                failures[i] = (INVALID_RECORDS, f"the segmenter's records do not fit the schema: {_one_line(e)}")
-                counts[i] = 0
-        table = pa.concat_tables(kept).combine_chunks() if kept else _to_table([])
-    return table, failures, counts
+    columns, failures, counts = segment_columns(segment, docs, spec(), timeout)
+    return to_table(columns, failures, counts), failures, counts
 
 
 # --------------------------------------------------------------------------- outputs
@@ -427,24 +365,24 @@ def _batches(items: Iterable[Ingested | Rejected]) -> Iterator[_Batch]:
 
 def _run_in_order(segment, batches: Iterator[_Batch], workers: int, timeout: float | None = DOC_TIMEOUT
                   ) -> Iterator[tuple[_Batch, tuple]]:
-    """(batch, segment_batch's answer) in input order; at most IN_FLIGHT_PER_WORKER × workers
+    """(batch, builder.worker.segment_columns's answer) in input order; at most IN_FLIGHT_PER_WORKER × workers
     batches read ahead. Input of a single batch runs in this process: starting workers would
     cost more than it saves (the output is the same either way)."""
     head = list(islice(batches, 2))
     batches = chain(head, batches)
     if workers <= 1 or len(head) < 2:
         for b in batches:
-            yield b, segment_batch(segment, b.docs, timeout)
+            yield b, segment_columns(segment, b.docs, spec(), timeout)
         return
     # spawn, not fork: the parent may hold threads (pyarrow, tqdm) that a fork would copy mid-lock;
     # and the workers are this process's own children, reaped at shutdown, so their CPU time and
     # memory show in its rusage.
     pool: Executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_worker_init)
+                                         initializer=ignore_sigint)
     window: deque[tuple[_Batch, Future]] = deque()
     try:
         for b in batches:
-            window.append((b, pool.submit(segment_batch, segment, b.docs, timeout)))
+            window.append((b, pool.submit(segment_columns, segment, b.docs, spec(), timeout)))
             if len(window) >= IN_FLIGHT_PER_WORKER * workers:
                 done, fut = window.popleft()
                 yield done, fut.result()
@@ -453,12 +391,6 @@ def _run_in_order(segment, batches: Iterator[_Batch], workers: int, timeout: flo
             yield done, fut.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _worker_init() -> None:
-    # Ctrl-C reaches the whole process group: only the parent handles it (and stops the pool), so
-    # the workers do not each die with a traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _sigterm(signum, frame):
@@ -503,7 +435,8 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
         with open(targets["quarantine"].open(), "w", encoding="utf-8") as qf:
             tally = Tally(qf)
             bar = _progress(meter)
-            for b, (table, failures, counts) in _run_in_order(segment, _batches(items), workers, doc_timeout):
+            for b, (columns, failures, counts) in _run_in_order(segment, _batches(items), workers, doc_timeout):
+                table = to_table(columns, failures, counts)
                 tally.batch(b, failures, counts)
                 if table.num_rows:
                     counts_of = pc.value_counts(table.column("type"))  # not to_numpy: that imports pandas
@@ -604,12 +537,6 @@ def _bincount(values) -> list[int]:
     import numpy as np
 
     return [int(c) for c in np.bincount(values, minlength=len(TYPE_NAMES))]
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def _progress(meter: ReadMeter | None):

@@ -290,6 +290,28 @@ def test_boundary_scores_are_the_feature_rows_dot_the_weights(seed):
     assert checked > 100
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_start_scores_are_the_boundary_rows_dot_the_weights(seed):
+    """start_scores (best_boundary's window) adds each candidate's terms without building
+    boundary_features() rows; the floats must be the very same, with the shipped and random weights."""
+    import random
+
+    from builder.segment.layout import MODEL
+    from builder.segment.lines import _dot, boundary_features, classify, split_lines, start_scores
+
+    rng = random.Random(seed)
+    weights = MODEL["boundary_weights"] if seed == 0 else [rng.uniform(-3, 3) for _ in MODEL["boundary_weights"]]
+    checked = 0
+    for text in _pages_for_scores():
+        lines = split_lines(text)
+        kinds = [classify(ln.text) for ln in lines]
+        want = [_dot(weights, boundary_features(lines, kinds, j)) for j in range(len(lines))]
+        got = start_scores(lines, kinds, 0, len(lines), weights)
+        assert [x.hex() for x in got] == [float(x).hex() for x in want]
+        checked += len(lines)
+    assert checked > 100
+
+
 GATE_PIECES = ["pingback", "Trackback", "pıngback", "PİNGBACK", "[...]", "[…]", "back", "add your two cents",
                "ADD  YOUR TWO CENTS", "Copyright 2012", "© Ann", "Read more here:", "like and share", "!!", "?!",
                ":)", ";-D", ":D", "@ann", " @", "October 29, 2012", "ElizabethOctober 29, 2012",

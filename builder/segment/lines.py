@@ -551,6 +551,62 @@ def boundary_scores(lines: list[Line], kinds: list[Kind], weights) -> list[float
     return out
 
 
+def start_scores(lines: list[Line], kinds: list[Kind], lo: int, hi: int, weights) -> list[float]:
+    """The boundary model's score of lines lo..hi-1 as the section's first line: the same floats as
+    [_dot(weights, boundary_features(lines, kinds, j)) for j in range(lo, hi)] (tests/test_layout.py
+    checks it), without building the rows: as in boundary_scores, each line's nonzero terms are added
+    in BOUNDARY_FEATURES order onto the bias, as sum() adds them."""
+    (w_bias, w_blank1, w_blank2, w_blank3, w_blank4, w_blank6, w_head, w_name_then_stamp, w_name_then_text,
+     w_heading, w_prev_heading, w_prev_meta, w_prev_long_sentence, w_prev_short, w_indent_change, w_stamp,
+     w_control, w_chatty) = weights
+    n = len(lines)
+    out = []
+    for i in range(lo, hi):
+        k = kinds[i]
+        s = 0.0 + w_bias
+        b = lines[i].blank_before
+        if b >= 1:
+            s += w_blank1
+            if b >= 2:
+                s += w_blank2
+                if b >= 3:
+                    s += w_blank3
+                    if b >= 4:
+                        s += w_blank4
+                        if b >= 6:
+                            s += w_blank6
+        if k.author or k.says or k.bullet:
+            s += w_head
+        if k.name and i + 1 < n:
+            if kinds[i + 1].stamp:
+                s += w_name_then_stamp
+            if len(lines[i + 1].text) > 60:
+                s += w_name_then_text
+        if k.heading:
+            s += w_heading
+        if i:
+            prev = kinds[i - 1]
+            if prev.heading:
+                s += w_prev_heading
+            if is_meta(prev):
+                s += w_prev_meta
+            t = lines[i - 1].text
+            if len(t) > 80 and t[-1] in SENTENCE_END_CHARS:
+                s += w_prev_long_sentence
+            if 0 < len(t) <= 40:
+                s += w_prev_short
+            if lines[i].indent != lines[i - 1].indent:
+                s += w_indent_change
+        if k.stamp:
+            s += w_stamp
+        if k.control:
+            s += w_control
+        if k.chatty:
+            s += w_chatty
+        out.append(s)
+    return out
+
+
 WINDOW = 8  # lines either side of the rough boundary where the exact one is looked for
 
 
@@ -562,13 +618,14 @@ def best_boundary(lines: list[Line], kinds: list[Kind], model: dict) -> tuple[in
     each candidate line, so that a stray positive line above a real gap does not drag it up."""
     scores = boundary_scores(lines, kinds, model["weights"])
     n = len(scores)
-    suffix = [0.0] * (n + 1)
-    for k in range(n - 1, -1, -1):
-        suffix[k] = suffix[k + 1] + scores[k]
-    best_k = max(range(n), key=lambda k: suffix[k], default=None)
-    if best_k is None or suffix[best_k] <= model["threshold"]:
-        return None, (suffix[best_k] if best_k is not None else 0.0) - model["threshold"]
-    bw = model["boundary_weights"]
+    if n == 0:
+        return None, 0.0 - model["threshold"]
+    # suffix[k]: the sum of scores[k:], added from the end as a loop would; the first largest wins
+    suffix = list(itertools.accumulate(reversed(scores), operator.add, initial=0.0))[::-1]
+    best_k = suffix.index(max(suffix[:n]))
+    if suffix[best_k] <= model["threshold"]:
+        return None, suffix[best_k] - model["threshold"]
     lo, hi = max(0, best_k - WINDOW), min(n, best_k + WINDOW + 1)
-    k = max(range(lo, hi), key=lambda j: suffix[j] + _dot(bw, boundary_features(lines, kinds, j)))
+    totals = [x + y for x, y in zip(suffix[lo:hi], start_scores(lines, kinds, lo, hi, model["boundary_weights"]))]
+    k = lo + totals.index(max(totals))
     return k, suffix[best_k] - model["threshold"]

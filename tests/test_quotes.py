@@ -301,3 +301,28 @@ def test_titles_nicknames_and_defined_terms_are_not_quotes(text, not_quote):
 def test_short_quotes_with_a_speech_verb_stay(text, quoted, speaker):
     got = {text[q.start : q.end]: q.speaker for q in quotes_of(text)}
     assert got.get(quoted) == speaker, got
+
+
+# --- the speed-ups' shortcuts answer as the patterns they guard -------------------------------------
+
+SHORTCUT_PIECES = ["on", "last", "the", "Monday", "May", "morning", "recent", "recently", "weeks", "ago", "5th",
+                   "2016", "’s", "'s", "(", ")", "(R-Utah)", ",", ":", " ", "\xa0", "\n", "Smith", "said", "called",
+                   "named", "titled", "entitled", "known as", "x_", "٣", "İ", "ſ", "today.", "then", "now"]
+# Endings each pattern can or nearly can match: the shortcut must say yes exactly where the pattern does.
+SHORTCUT_TAILS = [" two weeks ago", " last May", " on the recent Foo", " (D-Ill.)", " now", " earlier this week",
+                  ", 5th", " in 2016 morning", " Smith’s", " Smith's", " agos", " Tuesdays", " morning)", " called",
+                  " a show called ,", " titled :", " known as", " entitled", " dubbed\xa0:", " renamed", " the book named",
+                  "", " ", ",", "(x)"]
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.sampled_from(SHORTCUT_PIECES), max_size=10), st.sampled_from(["", " ", "-"]),
+       st.sampled_from(SHORTCUT_TAILS), st.sampled_from(["", " ", "\xa0 ", "\n"]))
+def test_shortcuts_answer_as_their_patterns(pieces, sep, tail, space):
+    from builder.segment import quotes as q
+
+    s = sep.join(pieces) + tail + space
+    full = q._TRAIL_ADVERBIAL.search(s)
+    fast = q._trail_adverbial(s)
+    assert (full and full.span()) == (fast and fast.span())
+    assert q._naming(s) == (q._NAMING.search(s) is not None)

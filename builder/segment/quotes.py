@@ -333,11 +333,31 @@ _TRAIL_ADVERBIAL = re.compile(
     r"(?:less than[\s\xa0]+|more than[\s\xa0]+|about[\s\xa0]+|nearly[\s\xa0]+)?(?:[\w-]+[\s\xa0]+){1,3}ago)"
     r"|[\s\xa0]*\([^()]{1,40}\))+[\s\xa0]*$")
 _RELATIVE = {"who", "which", "that"}
+# The words a _TRAIL_ADVERBIAL match can end in (besides `(…)`, a number like `5th` and `recent <anything>`).
+_TRAIL_LAST = frozenset(("past time morning afternoon evening night weekend week month year day today yesterday "
+                         "tonight recently again previously once now then ago s").split()
+                        + _DAYS.split("|") + _MONTHS.split("|"))
+
+
+def _trail_adverbial(s: str) -> re.Match | None:
+    """_TRAIL_ADVERBIAL.search(s), without its scan of every position when the last word of s cannot end
+    a match (the common case: a subject's noun)."""
+    t = s.rstrip()
+    if not t:
+        return None  # a match holds at least one word or `(…)`
+    if t[-1] != ")":
+        k = len(t)
+        while k and (t[k - 1].isalnum() or t[k - 1] == "_"):  # the last run of \w characters
+            k -= 1
+        last = t[k:]
+        if last not in _TRAIL_LAST and not last[:1].isdecimal() and "recent" not in t:
+            return None
+    return _TRAIL_ADVERBIAL.search(s)
 
 
 def _subject_before(s: str) -> str | None:
     """The noun phrase that ends s (the subject of a speech verb that follows s)."""
-    m = _TRAIL_ADVERBIAL.search(s)
+    m = _trail_adverbial(s)
     if m and m.start() > 0:
         s = s[: m.start()]
     words = _tokens(s)
@@ -594,12 +614,13 @@ _STRONG_BEFORE_WEAK = {"read", "reads", "reported", "reports", "posted", "contin
                        "repeats", "confirmed", "confirms", "denied", "denies"}
 
 
-def _before_attribution(ctx: str) -> str | None:
-    """Speaker in the sentence before an opening mark."""
+def _before_attribution(ctx: str, verbs: list[re.Match] | None = None) -> str | None:
+    """Speaker in the sentence before an opening mark (`verbs`: the speech verbs of ctx, when known)."""
     a = None
     for a in _ACCORDING.finditer(ctx):
         pass
-    verbs = list(_VERB.finditer(ctx))
+    if verbs is None:
+        verbs = list(_VERB.finditer(ctx))
     d = None
     if verbs:  # a document only matters as the subject of one of the verbs
         docs = _documents(ctx)
@@ -759,7 +780,7 @@ _TITLE_WORD = re.compile(r"^(?:[A-Z0-9][\w’'.\-&!?:]*|of|the|a|an|and|in|on|fo
 def _is_title_case(s: str) -> bool:
     """Every word capitalized but the small ones, up to seven words: `Face the Nation`, `13th`,
     `Sharknado 3: Oh Hell No!`."""
-    ws = s.strip(" .,!?;:").split()
+    ws = s.strip(" .,!?;:").split(maxsplit=7)  # an eighth item: more than seven words
     return 0 < len(ws) <= 7 and all(_TITLE_WORD.match(w.strip(",.!?;:")) for w in ws) and ws[0][:1].isalnum()
 
 
@@ -803,12 +824,13 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
 
         route = "tight"
         speaker = None
-        verb_before = not starts_sentence and _VERB.search(before) is not None
+        verbs_before = [] if starts_sentence else list(_VERB.finditer(before))
+        verb_before = bool(verbs_before)
         tried_before = False  # _before_attribution(before) gave None already (it is a pure function)
         if verb_before and inner[-1:] not in ",?!":
             # `Rajoy said that he will “try …” and insisted …`: a partial quote belongs to the verb before
             # it; a clause after it is usually someone else's (`… “a decent man” after the staffer was …`)
-            speaker, route = _before_attribution(before), "before"
+            speaker, route = _before_attribution(before, verbs_before), "before"
             tried_before = speaker is None
         if speaker is None:
             route = "tight"
@@ -824,7 +846,7 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
             # `DuVernay said she felt … because “…,” she said`: the named subject of the sentence
             speaker = _named_subject_before(before) or speaker
         if speaker is None:
-            speaker, route = (None if tried_before else _before_attribution(before)), "before"
+            speaker, route = (None if tried_before else _before_attribution(before, verbs_before)), "before"
         if speaker is None and starts_sentence:
             speaker, route = _colon_intro(text, start, o), "colon"
         if speaker is None and not starts_sentence:

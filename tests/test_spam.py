@@ -208,6 +208,23 @@ def test_gram_table_gives_each_key_its_own_weight_and_others_none():
     assert spam_features.lookup(keys, table)[0] == sum(weights.values())
 
 
+def test_noise_shape_holds_every_noisy_character_and_letter():
+    """_NOISE_SHAPE is tested before the noise hint, so it must match wherever the hint does: its
+    classes hold every character of the hint's (a noisy one, a letter), over all of Unicode."""
+    import re
+
+    import regex
+
+    every = "".join(map(chr, range(0x110000)))
+    never_noisy = re.sub(spam_features._NOISE_ANY, "", every)  # what the shape's class leaves out
+    never_letter = re.sub(spam_features._LETTER_ANY, "", every)
+    assert 0 < len(never_noisy) < 128 and 0 < len(never_letter) < 128
+    assert not regex.search(spam_features._NOISY, never_noisy), "a noisy character the shape would miss"
+    assert not regex.search(r"\p{L}", never_letter), "a letter the shape would miss"
+    assert spam_features._NOISE_SHAPE.search("♥♥p♥♥♥c♥j♥") and not spam_features._NOISE_SHAPE.search(
+        "Ordinary text, with (some) punctuation: it's fine! Isn't it? - yes; 'quoted' “quoted” 3.5")
+
+
 def test_4gram_keys_on_long_comments():
     for _, text in SPAM + HAM:
         a = analyze((text + " ") * 20, None)

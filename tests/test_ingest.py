@@ -345,3 +345,70 @@ def test_reading_streams_rather_than_loading_the_corpus_up_front(tmp_path):
     with p.open("a", encoding="utf-8") as f:  # a row added after reading began is still read
         f.write(json.dumps({"id": "late", "text": ARTICLE}) + "\n")
     assert [first.doc.doc_id] + [i.doc.doc_id for i in it] == ["0", "1", "2", "late"]
+
+
+# --------------------------------------------------------------------------- the fast paths
+
+
+def test_control_characters_are_counted_as_the_pattern_counts():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from builder.ingest import _CONTROL, count_controls
+
+    # every C0/C1 control, DEL, the whitespace controls, \xc2-led characters (nbsp, ©), wide ones, surrogates
+    chars = st.one_of(st.characters(max_codepoint=0x250), st.sampled_from(["\xa0", "\xa9", "\u2022", "\ud800",
+                                                                            "\U0001F600", "\x85", "\x9f"]))
+
+    @settings(max_examples=2000, deadline=None)
+    @given(st.text(alphabet=chars, max_size=60))
+    def check(text):
+        assert count_controls(text) == len(_CONTROL.findall(text))
+
+    check()
+
+
+LINES = [b'{"id": "a", "text": "plain"}', b'{"id": 12, "text": "an int id"}', b'{"id": 1.5, "text": "a float id"}',
+         b'{"id": 123456789012345678901234567890, "text": "an id of 30 digits"}',  # orjson would make it a float
+         b'{"id": "b", "text": 123456789012345678901234567890}', b'123456789012345678901234567890', b'1.5',
+         b'{"id": "c", "text": NaN}', b'{"id": "d", "x": 1e400, "text": "t"}', b'{"id": "e", "text": "\\ud800 lone"}',
+         b'{"id": "f", "id": "g", "text": "the last of two keys"}', b'{"id": "h", "text": "caf\xe9 in cp1252"}',
+         b'{"id": "i", "text": "\xed\xa0\x80 an encoded surrogate"}', b'{"id": "j", "text": "raw\ttab"}',
+         b'{"id": "k", "text": "t"} extra', b'{"id": "l", "text": "t"', b'[1, 2]', b'"s"', b'  {"id": "m", "text": "t"} \r\n',
+         b'{"id": "n", "text": "\\u0000"}', b'{"id": -0, "text": "t"}', b'{"id": 18446744073709551616, "text": "t"}',
+         b'{"id": "o", "text": "\xc2\x85 a C1 control"}', b'{"id": "\\u00e9", "text": "\\ud83d\\ude00"}']
+
+
+@pytest.mark.parametrize("raw", LINES)
+def test_jsonl_lines_parse_as_json_parses_them(raw):
+    """orjson parses the common line; whatever it parses must be what json.loads gives for the line
+    as _decode_line decodes it, and what it refuses must get json's own error message."""
+    from builder.ingest import _decode_line, _loads
+
+    line, codec = _decode_line(raw)
+    try:
+        want = json.loads(line), codec
+    except json.JSONDecodeError as e:
+        with pytest.raises(json.JSONDecodeError) as got:
+            _loads(raw)
+        assert (got.value.msg, got.value.colno) == (e.msg, e.colno)
+        return
+    got = _loads(raw)
+    assert repr(got) == repr(want)  # repr: 1 and 1.0, nan, key order all told apart
+
+
+def test_a_jsonl_file_of_tricky_lines_reads_as_before(tmp_path):
+    """The whole reader over the lines above: every document or rejection as json alone gives it."""
+    (tmp_path / "t.jsonl").write_bytes(b"".join(line.rstrip() + b"\n" for line in LINES))  # line n is LINES[n - 1]
+    items = read(tmp_path / "t.jsonl")
+    by_line = {i.location: i for i in items}
+    assert by_line["line 4"].doc.doc_id == "123456789012345678901234567890"
+    assert by_line["line 5"].kind == "missing_text" and "is a int" in by_line["line 5"].reason
+    assert by_line["line 6"].kind == "malformed" and "a JSON int" in by_line["line 6"].reason
+    assert by_line["line 7"].kind == "malformed" and "a JSON float" in by_line["line 7"].reason
+    assert by_line["line 8"].kind == "missing_text" and "is a float" in by_line["line 8"].reason
+    assert by_line["line 11"].doc.doc_id == "g"
+    assert (by_line["line 12"].doc.encoding, by_line["line 12"].doc.text) == ("cp1252", "caf\xe9 in cp1252")
+    assert by_line["line 14"].kind == by_line["line 15"].kind == by_line["line 16"].kind == "malformed"
+    assert by_line["line 22"].doc.doc_id == "18446744073709551616"
+    assert by_line["line 24"].doc.text == "\U0001F600"

@@ -12,8 +12,8 @@ This module only assembles their answers into schema records.
 
 from __future__ import annotations
 
-import hashlib
 import json
+from hashlib import blake2b as _blake2b
 from importlib import resources
 from pathlib import Path
 
@@ -49,8 +49,7 @@ def collapse(s: str) -> str:
 def record_id(doc_id: str, start: int, end: int, is_quote: bool) -> str:
     """Stable across runs and segmenter versions as long as the span is the same; a type change
     (comment → spam) keeps the id, so labels stay attached to it."""
-    key = f"{doc_id}\x1f{start}\x1f{end}\x1f{'q' if is_quote else 'b'}".encode()
-    return hashlib.blake2b(key, digest_size=8).hexdigest()
+    return _blake2b(f"{doc_id}\x1f{start}\x1f{end}\x1f{'q' if is_quote else 'b'}".encode(), digest_size=8).hexdigest()
 
 
 def segment(doc: Document) -> list[dict]:
@@ -61,22 +60,15 @@ def segment(doc: Document) -> list[dict]:
     if title is None and layout.title is not None:
         title = collapse(text[layout.title[0] : layout.title[1]]) or None
 
-    common = {
-        "doc_id": doc.doc_id,
-        "title": title,
-        "url": doc.url,
-        "domain": doc.domain,
-        "encoding": doc.encoding,
-        "origin": "segmenter",
-        "segmenter_version": SEGMENTER_VERSION,
-        "schema_version": SCHEMA_VERSION,
-    }
+    doc_id, url, domain, encoding = doc.doc_id, doc.url, doc.domain, doc.encoding
 
     def make(kind: str, start: int, end: int, *, parent_id=None, depth=0, author=None, speaker=None,
              speaker_resolved=None, score=1.0) -> dict:
+        # one dict display in the schema's field order (the document's fields as locals, not merged
+        # from a dict per record: this runs for every record of the corpus)
         return {
-            "record_id": record_id(doc.doc_id, start, end, kind == "quote"),
-            "doc_id": doc.doc_id,
+            "record_id": record_id(doc_id, start, end, kind == "quote"),
+            "doc_id": doc_id,
             "type": kind,
             "text": collapse(text[start:end]),
             "char_start": start,
@@ -88,7 +80,13 @@ def segment(doc: Document) -> list[dict]:
             "speaker": speaker,
             "speaker_resolved": speaker_resolved,
             "score": float(score),
-            **{k: v for k, v in common.items() if k != "doc_id"},
+            "title": title,
+            "url": url,
+            "domain": domain,
+            "encoding": encoding,
+            "origin": "segmenter",
+            "segmenter_version": SEGMENTER_VERSION,
+            "schema_version": SCHEMA_VERSION,
         }
 
     records: list[dict] = []

@@ -316,7 +316,7 @@ GATE_PIECES = ["pingback", "Trackback", "pıngback", "PİNGBACK", "[...]", "[…
                "ADD  YOUR TWO CENTS", "Copyright 2012", "© Ann", "Read more here:", "like and share", "!!", "?!",
                ":)", ";-D", ":D", "@ann", " @", "October 29, 2012", "ElizabethOctober 29, 2012",
                "Petal26 October 2012", "6 pts", "http://ann.example/ Ann", "https://x", "Ann", "says", ":", " ",
-               "\t", "ſ", "ı", "İ", "7", "."]
+               "\t", "ſ", "ı", "İ", "7", ".", "٣", "0", "9"]
 
 
 @settings(max_examples=400, deadline=None)
@@ -334,6 +334,7 @@ def test_classify_gates_answer_as_the_patterns_alone(pieces):
     assert (L._FULL_MONTH(text) is not None or L.GLUED_DATE.search(text) is None)
     assert (L._HAS_DIGIT(text) is not None or L.SCORED_NAME.match(text) is None)
     assert (text.startswith("http") or L.LINKED_NAME.match(text) is None)
+    assert L._has_digit(text) == (L._HAS_DIGIT(text) is not None)
 
 
 LED_PIECES = ["October 3, 2012", "Oct. 3rd", "3 Nov 12", "20. Jul, 2012", "10/28/12", "2012-11-09", "Ann7/10/2012",

@@ -233,17 +233,32 @@ def _chatty(text: str, low: str) -> bool:
     return not CHATTY_WORDS.isdisjoint(low.split()) or _chatty_marks(text)
 
 
+_NOTHING = Kind(*(False,) * len(Kind._fields))  # a line that is none of these (most long lines)
+
+
+def _has_digit(s: str) -> bool:
+    """_HAS_DIGIT(s) is not None: ten substring scans are far cheaper than re on a line without any
+    digit; re only for a non-ASCII line without an ASCII digit (other scripts' digits are \\d too)."""
+    return ("0" in s or "1" in s or "2" in s or "3" in s or "4" in s or "5" in s or "6" in s or "7" in s
+            or "8" in s or "9" in s or not s.isascii() and _HAS_DIGIT(s) is not None)
+
+
 def classify(text: str) -> Kind:
     n = len(text)
     low = text.lower()
+    chatty = _chatty(text, low)
+    pingback = _pingback(text, low)
     if n > 200:
         # stamps, headers, controls and names are short: a long line can only be a pingback,
         # chatty or a (long) tail
-        return Kind(False, False, False, False, False, False, False, False, _pingback(text, low), False, False,
-                    False, _chatty(text, low), n <= 600 and _tail_long(text, low), False)
+        tail = n <= 600 and _tail_long(text, low)
+        if not (pingback or chatty or tail):
+            return _NOTHING
+        return Kind(False, False, False, False, False, False, False, False, pingback, False, False, False, chatty,
+                    tail, False)
     short = n <= 140
     tokens = None  # the line's lower-case words, found when a gate needs them
-    digits = _HAS_DIGIT(text) is not None
+    digits = _has_digit(text)
     date = False
     if digits:
         if _NUMERIC_DATE.search(text) is not None:
@@ -258,24 +273,26 @@ def classify(text: str) -> Kind:
         if tokens is None:
             tokens = set(_TOKENS(low))
         ago = ("ago" in tokens or "yesterday" in tokens or "now" in tokens) and AGO.search(text) is not None
+    if not short:
+        # over 140 characters: no author line, stamp, control, name or heading either
+        return Kind(date, time, ago, False, False, False, False, False, pingback, False, False, False, chatty,
+                    _tail_long(text, low), False)
     says = False
-    if short and ("sa" in low or "wr" in low or "comment" in low or "repli" in low or "respond" in low
-                  or "asks" in low):
+    if "sa" in low or "wr" in low or "comment" in low or "repli" in low or "respond" in low or "asks" in low:
         if tokens is None:
             tokens = set(_TOKENS(low))
         says = not tokens.isdisjoint(_SAYS_VERBS) and len(text.split()) <= 14 and SAYS.search(text) is not None
-    byline = short and BYLINE.match(text) is not None
-    slash = short and "(" in text and SLASH_ID.search(text) is not None
+    byline = BYLINE.match(text) is not None
+    slash = "(" in text and SLASH_ID.search(text) is not None
     bullet = n <= 60 and BULLET.match(text) is not None
     control = n <= 60 and CONTROL.match(text) is not None
-    pingback = _pingback(text, low)
     rest_words = []
-    if (date or time or ago) and short:
+    if date or time or ago:
         rest_words = [w for w in WORD.findall(strip_meta(text)) if w.lower() not in _CONNECTORS]
-    stamp = (date or time or ago) and short and len(rest_words) <= 9
+    stamp = (date or time or ago) and len(rest_words) <= 9
     if stamp and len(rest_words) > 6 and not (says or byline):
         stamp = False
-    name = name_like(text)
+    name = n <= 40 and name_like(text)
     author = bool(
         (says and n <= 100)
         or (byline and (date or time or slash or ago or n <= 60))
@@ -285,8 +302,7 @@ def classify(text: str) -> Kind:
         or (n <= 60 and (digits and SCORED_NAME.match(text) is not None
                          or text.startswith("http") and LINKED_NAME.match(text) is not None))
     )
-    return Kind(date, time, ago, says, byline, slash, bullet, control, pingback, name, stamp, author,
-                _chatty(text, low),
+    return Kind(date, time, ago, says, byline, slash, bullet, control, pingback, name, stamp, author, chatty,
                 n <= 80 and TAIL.match(text) is not None or _tail_long(text, low),
                 n <= 120 and COMMENTS_HEADING.match(text) is not None)
 

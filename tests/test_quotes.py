@@ -326,3 +326,21 @@ def test_shortcuts_answer_as_their_patterns(pieces, sep, tail, space):
     fast = q._trail_adverbial(s)
     assert (full and full.span()) == (fast and fast.span())
     assert q._naming(s) == (q._NAMING.search(s) is not None)
+
+
+SENTENCE_PIECES = ["Mr.", "Smith", "said", ".", "..", "…", "!", "?", "”", '"', "’", ")", "(", "“", "‘", " ", "  ", "\xa0",
+                   "\n", "A", "b", "9", "Sept.", "U.S.", "—", "«", "»", "=", "x",
+                   "… A", ". B", "! C", '." D', "…) E", "? “F", ".” (G", ".\xa0 9", "!\n"]
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.sampled_from(SENTENCE_PIECES), max_size=30), st.integers(0, 40), st.integers(0, 40))
+def test_mark_and_sentence_scans_answer_as_the_regexes(pieces, lo, hi):
+    from builder.segment import quotes as q
+
+    text = "".join(pieces)
+    lo, hi = min(lo, len(text)), min(max(lo, hi), len(text) + 3)
+    assert [m.span() for m in q._sent_ends(text, lo, hi)] == [m.span() for m in q._SENT_END.finditer(text, lo, hi)]
+    assert q._mark_positions(text, lo, hi) == [m.start() for m in q._MARK.finditer(text, lo, hi)]
+    first = q._MARK.search(text, lo, hi)
+    assert q._next_mark(text, lo, hi) == (first.start() if first else -1)

@@ -62,6 +62,30 @@ OPENERS = "“„«‟"
 CLOSERS = "”»"
 STRAIGHT = '"'
 _MARK = re.compile(r'["“”„‟«»]')
+_MARKS = '"“”„‟«»'
+
+
+def _mark_positions(text: str, start: int, end: int) -> list[int]:
+    """Where _MARK matches in text[start:end], in order: one str.find scan per mark is ~15x faster than the
+    regex, whose class of non-Latin-1 characters is tried at every position."""
+    found: list[int] = []
+    for ch in _MARKS:
+        i = text.find(ch, start, end)
+        while i >= 0:
+            found.append(i)
+            i = text.find(ch, i + 1, end)
+    found.sort()
+    return found
+
+
+def _next_mark(text: str, start: int, end: int) -> int:
+    """The position of the first mark in text[start:end], -1 when there is none."""
+    best = -1
+    for ch in _MARKS:
+        i = text.find(ch, start, end if best < 0 else best)
+        if i >= 0:
+            best = i
+    return best
 
 # A straight mark opens after whitespace, start of text or an opening bracket/dash/slash.
 _OPEN_BEFORE = set(" \t\n\r\xa0([{—–-/\u2009\u200b" + OPENERS)
@@ -199,8 +223,7 @@ def _pairs(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
     multi = False
     scan_from = start  # line breaks before this position have been judged for the pending mark
     skip_to = -1
-    for m in _MARK.finditer(text, start, end):
-        i = m.start()
+    for i in _mark_positions(text, start, end):
         if i <= skip_to:
             continue
         ch = text[i]
@@ -265,10 +288,29 @@ def _strip_span(text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
+def _sent_ends(text: str, lo: int, hi: int):
+    """_SENT_END.finditer(text, lo, hi): every match starts with one of .!?…⏎, so the regex is tried only
+    there (found by str.find) instead of at every position, which was a third of the time on long paragraphs."""
+    starts: list[int] = []
+    for ch in ".!?…\n":
+        k = text.find(ch, lo, hi)
+        while k >= 0:
+            starts.append(k)
+            k = text.find(ch, k + 1, hi)
+    starts.sort()
+    resume = lo  # matches do not overlap: the next one is looked for after the end of the last
+    for k in starts:
+        if k >= resume:
+            m = _SENT_END.match(text, k, hi)
+            if m:
+                resume = m.end()
+                yield m
+
+
 def _sentence_start(text: str, lo: int, i: int) -> int:
     """Start of the sentence that holds position i, not before lo (a paragraph start)."""
     s = lo
-    for m in _SENT_END.finditer(text, lo, i + 3):  # the lookahead needs the characters at i
+    for m in _sent_ends(text, lo, i + 3):  # the lookahead needs the characters at i
         if m.end() > i:
             break
         if m.group() == "\n":
@@ -281,7 +323,7 @@ def _sentence_start(text: str, lo: int, i: int) -> int:
 
 
 def _sentence_end(text: str, i: int, hi: int) -> int:
-    for m in _SENT_END.finditer(text, i, hi):
+    for m in _sent_ends(text, i, hi):
         if m.group() == "\n":
             return m.start()
         if _ABBREV.search(text, max(i, m.start() - 8), m.start()):
@@ -811,9 +853,9 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
         para_hi = end if para_hi < 0 else para_hi
         sent_lo = _sentence_start(text, para_lo, o)
         after_hi = _sentence_end(text, c + 1, para_hi)
-        nxt = _MARK.search(text, c + 1, after_hi)
-        if nxt:
-            after_hi = nxt.start()
+        nxt = _next_mark(text, c + 1, after_hi)
+        if nxt >= 0:
+            after_hi = nxt
         after = text[c + 1: after_hi]
         before = text[sent_lo:o]
         inner = text[qs:qe]

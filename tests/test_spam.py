@@ -190,7 +190,25 @@ def test_4gram_keys_are_the_4gram_strings(text):
         return
     assert sorted(keys.tolist()) == sorted(map(spam_features.gram_key, strings)) == keys.tolist()
     assert ngram_logit(keys) == ngram_logit(strings)
-    assert sorted(spam_features._starts(keys)) == sorted(strings & spam_features._FIRST)
+    assert sorted(spam_features._marks(keys)) == sorted(strings & spam_features._MARKS)
+
+
+_PHRASE_WORDS = sorted({w for p in spam_features._PHRASES for w in p.split()} | {"the", "a", "news", "\ue000"})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_NASTY, st.lists(st.sampled_from(_PHRASE_WORDS), max_size=40).map(" ".join),
+                 st.lists(st.sampled_from(spam_features._PHRASES), max_size=6).map(" x ".join)))
+def test_phrases_found_through_their_marks_are_every_phrase_in_the_text(text):
+    """A phrase is searched for only when the text has its first and last 4-grams: the counts are
+    those of searching for every phrase of every list."""
+    a = analyze(text, None)
+    every = tuple(sum(p in a.norm for p in phrases) for phrases in spam_features._LISTS)
+    keys = gram_keys(a.norm)
+    marks = (spam_features.lookup(keys, spam_features.PHRASES)[1] if keys is not None
+             else [spam_features._MARK[g] for g in ngrams(a.norm) & spam_features._MARKS])
+    assert spam_features._phrase_counts(marks, a.norm) == every
+    assert (a.signals.offers, a.signals.promos) == every[1:]
 
 
 def test_gram_table_gives_each_key_its_own_weight_and_others_none():
@@ -199,11 +217,11 @@ def test_gram_table_gives_each_key_its_own_weight_and_others_none():
     weights = {g: i * 7 - 40_000 for i, g in enumerate(sorted(spam._WEIGHTS))}
     table = spam_features.gram_table(weights)
     by_key = {spam_features.gram_key(g): w for g, w in weights.items()}
-    starts = {spam_features.gram_key(g): i for i, g in enumerate(spam_features._FIRST_LIST, 1)}
-    probe = sorted({k + d for k in by_key.keys() | starts.keys() for d in (-1, 0, 1)})
+    marks = {spam_features.gram_key(g): i for g, i in spam_features._MARK.items()}
+    probe = sorted({k + d for k in by_key.keys() | marks.keys() for d in (-1, 0, 1)})
     i = table.bounds.searchsorted(np.array(probe, np.uint64), "right")
     assert table.weight.take(i).tolist() == [float(by_key.get(k, 0)) for k in probe]
-    assert table.start.take(i).tolist() == [starts.get(k, 0) for k in probe]
+    assert table.mark.take(i).tolist() == [marks.get(k, 0) for k in probe]
     keys = np.array(sorted(by_key), np.uint64)
     assert spam_features.lookup(keys, table)[0] == sum(weights.values())
 

@@ -371,18 +371,12 @@ _PROMOS = _keys("""
 """)
 
 
-def _by_first(*lists: tuple[str, ...]) -> dict[str, tuple[tuple[str, tuple[int, ...]], ...]]:
-    """Every phrase of the lists under its first 4-gram, with how many times each list has it: the
-    comment's 4-grams find the few phrases worth looking for, and one search per phrase counts it
-    for every list."""
-    out: dict[str, list] = {}
-    for phrase in sorted(frozenset().union(*lists)):
-        out.setdefault(phrase[:NGRAM], []).append((phrase, tuple(x.count(phrase) for x in lists)))
-    return {g: tuple(v) for g, v in out.items()}
-
-
-_BY_FIRST = _by_first(_HOOKS, _OFFERS, _PROMOS)
-_FIRST = frozenset(_BY_FIRST)
+_LISTS = (_HOOKS, _OFFERS, _PROMOS)
+_PHRASES = sorted(frozenset().union(*_LISTS))
+# The 4-grams that begin or end a phrase ("marks"): the comment's 4-grams find the few phrases worth
+# looking for, those whose first and last 4-grams it has both (under 1 a comment; the first alone:
+# 11), and one search per phrase counts it for every list.
+_MARKS = frozenset(p[:NGRAM] for p in _PHRASES) | frozenset(p[-NGRAM:] for p in _PHRASES)
 
 # An author name that is an ad: an offer or a product rather than a person. One word of the first
 # kind is enough; the second kind also appears in names (Rich, Sale, Free), so it takes two.
@@ -535,13 +529,26 @@ def distinct_grams(norm: str) -> frozenset[str] | np.ndarray:
     return ngrams(norm)
 
 
-_FIRST_LIST = sorted(_FIRST, key=gram_key)
-_GROUPS = [()] + [_BY_FIRST[g] for g in _FIRST_LIST]  # by start id: 1 + index in _FIRST_LIST
+_MARK_LIST = sorted(_MARKS, key=gram_key)
+_MARK = {g: i for i, g in enumerate(_MARK_LIST, 1)}  # a mark's id; 0 is none
+
+
+def _by_first() -> list[tuple[tuple[str, int, tuple[int, ...]], ...]]:
+    """By mark id: the phrases that begin with that mark, each with its last mark's id and how many
+    times each of _LISTS has it."""
+    out: list[list] = [[] for _ in range(len(_MARK_LIST) + 1)]
+    for phrase in _PHRASES:
+        out[_MARK[phrase[:NGRAM]]].append((phrase, _MARK[phrase[-NGRAM:]], tuple(x.count(phrase) for x in _LISTS)))
+    return [tuple(v) for v in out]
+
+
+_BY_FIRST = _by_first()
 
 
 class GramTable(NamedTuple):
     """What a comment's 4-grams are looked up for, all in one numpy search: the n-gram model's weight
-    of each (integers, in the units spam.py gives them) and whether it begins a phrase of the lists.
+    of each (integers, in the units spam.py gives them) and whether it begins or ends a phrase of the
+    lists (a mark).
     The bounds are every listed key k and k + 1, sorted: searchsorted(side="right") puts a listed key
     in an interval of its own and any other key in one whose values are 0, so no equality test is
     needed. The weights are whole numbers stored as float64 so that a dot product sums them; every
@@ -549,56 +556,56 @@ class GramTable(NamedTuple):
 
     bounds: np.ndarray  # sorted uint64
     weight: np.ndarray  # float64 per interval (len(bounds) + 1)
-    start: np.ndarray  # int16 per interval: 1 + the key's index in _FIRST_LIST, 0 for none
+    mark: np.ndarray  # int16 per interval: the key's mark id (_MARK), 0 for none
     weights: dict[str, int]  # the same weights by 4-gram string, for a short text's frozenset
 
 
 def gram_table(weights: dict[str, int]) -> GramTable:
     """The lookup table for integer weights by 4-gram (strings of BMP characters)."""
     by_key = {gram_key(g): w for g, w in weights.items()}
-    first = {gram_key(g): i for i, g in enumerate(_FIRST_LIST, 1)}
-    keys = by_key.keys() | first.keys()
+    marks = {gram_key(g): i for g, i in _MARK.items()}
+    keys = by_key.keys() | marks.keys()
     if sum(map(abs, by_key.values())) >= 2**53 or 2**64 - 1 in keys:
         raise ValueError("weights too large to sum exactly in float64, or a key without a successor")
     bounds = sorted(keys | {k + 1 for k in keys})
     at = {b: i + 1 for i, b in enumerate(bounds)}  # the interval [b, next bound)
     weight = np.zeros(len(bounds) + 1, np.float64)
-    start = np.zeros(len(bounds) + 1, np.int16)
+    mark = np.zeros(len(bounds) + 1, np.int16)
     for k, w in by_key.items():
         weight[at[k]] = w
-    for k, i in first.items():
-        start[at[k]] = i
-    table = GramTable(np.array(bounds, np.uint64), weight, start, dict(weights))
+    for k, i in marks.items():
+        mark[at[k]] = i
+    table = GramTable(np.array(bounds, np.uint64), weight, mark, dict(weights))
     for a in table[:3]:
         a.flags.writeable = False  # shared by every call
     return table
 
 
-PHRASES = gram_table({})  # the phrase starts alone (no model): what analyze looks up by default
+PHRASES = gram_table({})  # the marks alone (no model): what analyze looks up by default
 _ONES = np.ones(20_000 - NGRAM + 1)  # a dot product with these sums; longer texts make their own
 
 
 def lookup(keys: np.ndarray, table: GramTable) -> tuple[int, list[int]]:
-    """The sum of table weights of the sorted distinct keys, and the start ids among them."""
+    """The sum of table weights of the sorted distinct keys, and the mark ids among them."""
     i = table.bounds.searchsorted(keys, "right")
     w = table.weight.take(i)
     total = w.dot(_ONES[: len(w)] if len(w) <= len(_ONES) else np.ones(len(w)))
-    s = table.start.take(i)
+    s = table.mark.take(i)
     return int(total), s[s.nonzero()].tolist()
 
 
-def _starts(keys: np.ndarray) -> list[str]:
-    """The phrase-starting 4-grams among the sorted gram keys."""
-    return [_FIRST_LIST[j - 1] for j in lookup(keys, PHRASES)[1]]
+def _marks(keys: np.ndarray) -> list[str]:
+    """The phrase-beginning and -ending 4-grams among the sorted gram keys."""
+    return [_MARK_LIST[j - 1] for j in lookup(keys, PHRASES)[1]]
 
 
-def _phrase_counts(groups, norm: str) -> tuple[int, int, int]:
-    """How many phrases of _HOOKS, _OFFERS and _PROMOS norm has; groups: the _BY_FIRST entries of
-    the phrase-starting 4-grams it has."""
+def _phrase_counts(ids: list[int], norm: str) -> tuple[int, int, int]:
+    """How many phrases of _HOOKS, _OFFERS and _PROMOS norm has; ids: the mark ids of its 4-grams."""
     hooks = offers = promos = 0
-    for group in groups:
-        for phrase, (h, o, p) in group:
-            if phrase in norm:
+    have = frozenset(ids)
+    for i in ids:
+        for phrase, last, (h, o, p) in _BY_FIRST[i]:
+            if last in have and phrase in norm:
                 hooks, offers, promos = hooks + h, offers + o, promos + p
     return hooks, offers, promos
 
@@ -642,14 +649,13 @@ def analyze(text: str, author: str | None, table: GramTable = PHRASES) -> Analys
         s = " ".join(s.split())  # the placeholders brought spaces
     norm = " " + _DIGITS.sub("0", s) + " "
     grams = distinct_grams(norm)
-    # the 4-grams that begin a phrase of some list (usually a few), and the model's weights
+    # the model's weights, and the 4-grams that begin or end a phrase of some list (usually a few)
     if isinstance(grams, frozenset):
         weight = sum(map(table.weights.get, grams, repeat(0))) if table.weights else 0
-        groups = map(_BY_FIRST.__getitem__, grams & _FIRST)
+        ids = list(map(_MARK.__getitem__, grams & _MARKS))
     else:
         weight, ids = lookup(grams, table)
-        groups = map(_GROUPS.__getitem__, ids)
-    hooks, offers, promos = _phrase_counts(groups, norm)
+    hooks, offers, promos = _phrase_counts(ids, norm)
     earnings = len(_EARNINGS.findall(norm)) if MONEY in norm else 0
     ad_author, author_link = _author(author) if author else (False, False)
     # positional, in Signals' order (keywords cost a third of the call)

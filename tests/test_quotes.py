@@ -312,7 +312,9 @@ SHORTCUT_PIECES = ["on", "last", "the", "Monday", "May", "morning", "recent", "r
 SHORTCUT_TAILS = [" two weeks ago", " last May", " on the recent Foo", " (D-Ill.)", " now", " earlier this week",
                   ", 5th", " in 2016 morning", " Smith’s", " Smith's", " agos", " Tuesdays", " morning)", " called",
                   " a show called ,", " titled :", " known as", " entitled", " dubbed\xa0:", " renamed", " the book named",
-                  "", " ", ",", "(x)"]
+                  "", " ", ",", "(x)", ",”", ";", " (", " —", "–’", '."', "!”", " and", " but", "band", " Rep. Ann Lee:",
+                  ". Ann and Bo Li :", " - Al:", " reiterated", " told him ,", " warns reporters:", " urged them",
+                  " asked me", " Is", "WASHINGTON (AP) — ", "RYE, N.H. - ", "Smith -- ", "x-\xa0"]
 
 
 @settings(max_examples=800, deadline=None)
@@ -326,6 +328,13 @@ def test_shortcuts_answer_as_their_patterns(pieces, sep, tail, space):
     fast = q._trail_adverbial(s)
     assert (full and full.span()) == (fast and fast.span())
     assert q._naming(s) == (q._NAMING.search(s) is not None)
+    assert q._comma_end(s) == (q._COMMA_END.search(s) is not None)
+    assert q._closed_before(s) == (q._CLOSED_BEFORE.search(s) is not None)
+    assert q._loose_intro_end(s) or not q._LOOSE_INTRO.search(s)
+    assert s.rstrip().endswith(":") or not q._NAME_COLON.search(s)
+    assert s.rstrip().endswith(("and", "but")) or not q._AND_END.search(s)
+    assert q._dash_space(s) or not q._DATELINE.match(s)
+    assert q._dash_space(tail + space + s) or not q._DATELINE.match(tail + space + s)
 
 
 SENTENCE_PIECES = ["Mr.", "Smith", "said", ".", "..", "…", "!", "?", "”", '"', "’", ")", "(", "“", "‘", " ", "  ", "\xa0",

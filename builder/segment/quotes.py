@@ -522,6 +522,18 @@ _ADVERBIAL_START = {"in", "on", "at", "during", "after", "before", "speaking", "
 _DATELINE = re.compile(r"^[\s\xa0]*[A-Z][\w.’' ]{1,30}(?:,[^—–\n]{1,25})?[\s\xa0]*(?:\([A-Za-z. ]{1,20}\))?[\s\xa0]*[—–-]+[\s\xa0]+")
 
 
+def _dash_space(s: str) -> bool:
+    """A dash followed by whitespace, which every _DATELINE match holds: without one the pattern's nested
+    repeats are not tried."""
+    for ch in "—–-":
+        k = s.find(ch)
+        while k >= 0:
+            if s[k + 1: k + 2].isspace():
+                return True
+            k = s.find(ch, k + 1)
+    return False
+
+
 def _name_ahead(words: list[str], i: int) -> bool:
     """`widow Terry Strada`, `state Del. Marcia Price`: a capitalized name within two words."""
     for w in words[i + 1: i + 3]:
@@ -541,7 +553,7 @@ _OPENER_NEXT = {",", "about", "by", "to", "with", "for", "from", "in", "on", "at
 
 def _sentence_subject(s: str) -> str | None:
     """The subject that opens a clause (for `…, saying “…”`)."""
-    m = _DATELINE.match(s)
+    m = _DATELINE.match(s) if _dash_space(s) else None
     if m:
         s = s[m.end():]
     words = _tokens(s)
@@ -585,11 +597,11 @@ def _tight_after(ctx: str, new_sentence: bool, whole: bool = True) -> str | None
     if _SUBORDINATE.search(head):
         return None  # `“…” Tuesday, hours after the staffer was charged`: another clause, not an attribution
     if head.split()[:1] and head.split()[0].lower() in _CONTINUING and v.group() not in _TAKES_OBJECT \
-            and _COMMA_END.search(head):
+            and _comma_end(head):
         sp = _np_after(lead[v.end():])  # inverted after the rest of the quote's sentence: `“…” for the city, said X`
         if sp and sp[:1].isupper():
             return sp
-    if len(head.split()) > 12 or "," in head and not _COMMA_AT_END.search(head) and new_sentence:
+    if len(head.split()) > 12 or "," in head and not head.rstrip().endswith(",") and new_sentence:
         return None
     if head[:1].islower() and head.split()[0].lower() not in PRONOUNS and head.split()[0].lower() not in _DETERMINERS \
             and not any(w[:1].isupper() for w in head.split()[1:4]):
@@ -603,7 +615,6 @@ def _tight_after(ctx: str, new_sentence: bool, whole: bool = True) -> str | None
     return sp
 
 
-_COMMA_AT_END = re.compile(r",\s*$")
 # A word that carries the quote's sentence on past the closing mark (`“…” for the city, said X`).
 _CONTINUING = _STOP | {"for", "of", "at"}
 _INVERTED_OK = {"read", "reads", "continued", "continues", "answered", "agreed", "repeated"}
@@ -632,7 +643,7 @@ def _loose_after(ctx: str) -> str | None:
         verb = v.group()
         if verb in _WEAK_VERBS or verb.endswith("ing"):
             continue
-        if verb not in _TAKES_OBJECT and _COMMA_END.search(ctx[: v.start()]):
+        if verb not in _TAKES_OBJECT and _comma_end(ctx[: v.start()]):
             sp = _np_after(ctx[v.end():])  # inverted: `“…” about the decision, said Rosa Diaz, director of …`
             if sp and sp[:1].isupper():
                 return sp
@@ -685,20 +696,20 @@ def _before_attribution(ctx: str, verbs: list[re.Match] | None = None) -> str | 
             if sp:
                 return sp
         before = ctx[: v.start()]
-        if _CLOSED_BEFORE.search(before) and not verb.endswith("ing"):
+        if _closed_before(before) and not verb.endswith("ing"):
             # `“…,” said X, urging them to “…`: inverted after an earlier quote
             sp = _np_after(rest)
             if sp:
                 return sp
             continue
         if verb.endswith("ing") and verb != "according":
-            if not _COMMA_END.search(before):
+            if not _comma_end(before):
                 sp = _subject_before(before)  # `footage of Clinton asking, “…`
                 if sp and _named(sp):
                     return sp
             after_participle = True
             continue  # `X did Y, saying “…`: the speaker is an earlier subject
-        if _COMMA_END.search(before) and not verb.endswith("ing") and verb not in _TAKES_OBJECT:
+        if _comma_end(before) and not verb.endswith("ing") and verb not in _TAKES_OBJECT:
             m = _PARENTHETICAL_NAME.match(rest)  # `The paradox, says Carl Anthony, a historian, is that “…`
             if m:
                 return m.group(1)
@@ -715,7 +726,8 @@ def _before_attribution(ctx: str, verbs: list[re.Match] | None = None) -> str | 
             return _named_subject_before(before) or sp
         if sp:
             return sp
-        if _AND_END.search(before):  # `Reid caucused on Saturday and says he voted “…`
+        if before.rstrip().endswith(("and", "but")) and _AND_END.search(before):
+            # `Reid caucused on Saturday and says he voted “…`
             sp = _sentence_subject(before)
             if sp:
                 return sp
@@ -725,13 +737,13 @@ def _before_attribution(ctx: str, verbs: list[re.Match] | None = None) -> str | 
             return sp
     if a:
         return _np_after(ctx[a.end():])
-    m = _NAME_COLON.search(ctx)
+    m = _NAME_COLON.search(ctx) if ctx.rstrip().endswith(":") else None
     if m:  # `… - Michael P. McDonald: “…` (a roundup's source line)
         return m.group(1)
     if after_participle:
         return None  # the sentence subject is the better guess, and the caller tries it next
     # an unknown verb right before the mark: `Moscow reiterated “…`
-    m = _LOOSE_INTRO.search(ctx)
+    m = _LOOSE_INTRO.search(ctx) if _loose_intro_end(ctx) else None
     if m:
         sp = _subject_before(ctx[: m.start(1)])
         if sp and (_named(sp) or sp.lower() in PRONOUNS):
@@ -762,6 +774,26 @@ _CLOSED_BEFORE = re.compile(r"[,.!?]?[”\"][\s\xa0]*$")
 _PARENTHETICAL_NAME = re.compile(r"[\s\xa0]+((?:[A-Z][\w.’'-]*[\s\xa0]+){0,3}[A-Z][\w.’'-]*)[\s\xa0]*[,:]")
 _COMMA_END = re.compile(r"[,;(—–][”\"’]?[\s\xa0]*$")
 _AND_END = re.compile(r"\b(?:and|but)[\s\xa0]*$")
+# The patterns above end in `…[\s\xa0]*$`, and re's \s is str.isspace: their ending is checked on s.rstrip() first,
+# so the pattern is not tried at every position of a sentence that cannot match.
+
+
+def _comma_end(s: str) -> bool:
+    t = s.rstrip()
+    return bool(t) and t[-1] in ",;(—–”\"’" and _COMMA_END.search(s) is not None
+
+
+def _closed_before(s: str) -> bool:
+    t = s.rstrip()
+    return bool(t) and t[-1] in "”\"" and _CLOSED_BEFORE.search(s) is not None
+
+
+def _loose_intro_end(s: str) -> bool:
+    """Whether s ends as a _LOOSE_INTRO match must: `…ed`, `…s` or an object pronoun, then `,` or `:`."""
+    t = s.rstrip()
+    if t[-1:] in (",", ":"):
+        t = t[:-1].rstrip()
+    return t.endswith(("s", "ed", "him", "her", "them", "me"))
 
 
 _LOOSE_INTRO = re.compile(r"\b([a-z]{3,}(?:ed|es|s))(?:[\s\xa0]+(?:him|her|them|us|me|reporters))?"

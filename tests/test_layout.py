@@ -340,7 +340,10 @@ def test_classify_gates_answer_as_the_patterns_alone(pieces):
 LED_PIECES = ["October 3, 2012", "Oct. 3rd", "3 Nov 12", "20. Jul, 2012", "10/28/12", "2012-11-09", "Ann7/10/2012",
               "Monday 12", "mon 3", "Wednes", "tueday", "4:12 pm", "@09:15AM", "9 a.m.", "3 hours ago", "an hour ago",
               "yesterday", "just now", "ElizabethOctober 29, 2012", "Petal26 October 2012", "avatar", "Ann's picture",
-              "ſep 5", "ſunday 4", "Mİ", "ı", "K", "٣", "١٢/٣/٢٠١٢", "SEPT 9", " ", ",", ".", "'", "7", "12"]
+              "ſep 5", "ſunday 4", "Mİ", "ı", "K", "٣", "١٢/٣/٢٠١٢", "SEPT 9", " ", ",", ".", "'", "7", "12",
+              "Posted by: ", "written by ", " says", " wrote:", " on ", " at ", " – ", " | ", "(1234)", "(#55)",
+              "<ann@example.org>", "#12 ", "3. ", "· ", "• ", " 6 pts", "http://x.example/ ", "\t", "\u00a0", "on ",
+              "At ", "by ", "posted "]
 
 
 def _plain(led):
@@ -358,11 +361,13 @@ def test_led_patterns_match_as_their_plain_forms(pieces):
     """lines._led puts a lookahead on a pattern's possible first characters in front of it; search
     and sub must give what the plain pattern gives, on any text (re.I folds such as ſ and Unicode
     digits included)."""
+    from builder.segment import layout as LY
     from builder.segment import lines as L
 
     text = "".join(pieces)
     for led in (L.DATE, L.TIME, L.AGO, L.WEEKDAY, L.GLUED_DATE, L._NUMERIC_DATE, L.AVATAR,
-                L._DATE_WORDS.__self__):
+                L._DATE_WORDS.__self__, LY._AUTHOR_CUT, LY._BY, LY._BY_END, LY._NOISE, LY._EDGE, LY._SCORE,
+                LY._IDS):
         plain = _plain(led)
         assert led.sub("|", text) == plain.sub("|", text), led.pattern
         assert (led.search(text) is None) == (plain.search(text) is None)

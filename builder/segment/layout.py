@@ -54,6 +54,7 @@ from builder.segment.lines import (
     shape,
     split_lines,
     strip_meta,
+    _led,
 )
 
 __all__ = ["Comment", "Layout", "parse_layout", "MODEL"]
@@ -119,14 +120,16 @@ def _cut_tail(lines: list[Line], kinds: list[Kind], lo: int, hi: int) -> int:
     return end
 
 
-_AUTHOR_CUT = re.compile(r"\s+(?:says|said|wrote|writes|commented|replied|responded|asks|added)\b.*$", re.I)
-_BY = re.compile(r"\b(?:posted\s+by|written\s+by|submitted\s+by|comment(?:ed)?\s+by|by)\s*:?\s+(.+)", re.I)
-_BY_END = re.compile(r"\s+(?:on|at)\s+.*$|\s*[|(<,].*$|\s+[-–—]\s.*$", re.I)
-_NOISE = re.compile(r"^(?:on|at|posted|by|\d+\.?|#\d+|[-–—/|·•▪►◦:,.@]+)\s+|\s+(?:on|at|[-–—/|·:,@]+)$", re.I)
-_EDGE = re.compile(r"^[\s\-–—/|·•▪►◦:,.#(]+|[\s\-–—/|·•:,(]+$")
-_SCORE = re.compile(r"\s+[+-]?\d+\s+(?:pts|points?|likes?|votes?)$", re.I)
+# led (lines._led): each behind a lookahead on the characters its matches can start with
+_AUTHOR_CUT = _led(r"\s", r"\s+(?:says|said|wrote|writes|commented|replied|responded|asks|added)\b.*$", re.I)
+_BY = _led("pwscb", r"\b(?:posted\s+by|written\s+by|submitted\s+by|comment(?:ed)?\s+by|by)\s*:?\s+(.+)", re.I)
+_BY_END = _led(r"\s|(<,", r"\s+(?:on|at)\s+.*$|\s*[|(<,].*$|\s+[-–—]\s.*$", re.I)
+_NOISE = _led(r"\soapb\d#\-–—/|·•▪►◦:,.@",
+              r"^(?:on|at|posted|by|\d+\.?|#\d+|[-–—/|·•▪►◦:,.@]+)\s+|\s+(?:on|at|[-–—/|·:,@]+)$", re.I)
+_EDGE = _led(r"\s\-–—/|·•▪►◦:,.#(", r"^[\s\-–—/|·•▪►◦:,.#(]+|[\s\-–—/|·•:,(]+$")
+_SCORE = _led(r"\s", r"\s+[+-]?\d+\s+(?:pts|points?|likes?|votes?)$", re.I)
 _URL = re.compile(r"^https?://\S+\s+")
-_IDS = re.compile(r"\(\d+\)|\(#\d+\)|<[^>]*>|\bat\b\s*$")  # Slashdot ids, e-mail tags, a trailing "at"
+_IDS = _led("(<a", r"\(\d+\)|\(#\d+\)|<[^>]*>|\bat\b\s*$")  # Slashdot ids, e-mail tags, a trailing "at"
 _NOT_NAMES = {"posted", "by", "on", "at", "said", "says", "wrote", "reply", "anonymous said"}
 
 
@@ -145,7 +148,10 @@ def _author(line: Line, kind: Kind) -> str | None:
         prev = t
         t = _EDGE.sub("", _NOISE.sub("", t.strip()))
     t = " ".join(t.split())
-    if not t or len(t) > 60 or not any(ch.isalpha() for ch in t) or t.lower() in _NOT_NAMES or t.lower().rstrip(".") in MONTHS:
+    if not t or len(t) > 60 or not any(map(str.isalpha, t)):
+        return None
+    low = t.lower()
+    if low in _NOT_NAMES or low.rstrip(".") in MONTHS:
         return None
     return t
 
@@ -154,6 +160,8 @@ def _split_comments(lines: list[Line], kinds: list[Kind], lo: int, hi: int, sect
                     with_headers: bool) -> list[Comment]:
     if lo >= hi:
         return []
+    sure = _sigmoid(section_score / MARGIN_SCALE)
+    scores = (round(sure * 0.9, 4), round(sure * 0.7, 4))  # a comment's with a header line, and without
     # header lines: author lines; where a page has (almost) none, a name-like line directly above a
     # time stamp, or a name that recurs down the section
     head = [False] * hi
@@ -192,7 +200,7 @@ def _split_comments(lines: list[Line], kinds: list[Kind], lo: int, hi: int, sect
     starts = [i - 1 if i - 1 >= lo and AVATAR.search(lines[i - 1].text) and lines[i].blank_before == 0 else i
               for i in starts]
     if not starts:
-        only = _one(lines, kinds, meta, lo, hi, None, 0, None, section_score, with_headers)
+        only = _one(lines, kinds, meta, lo, hi, None, 0, None, scores, with_headers)
         return [only] if only is not None else []
 
     # footer style: authors close their comments (text above, footer below); a header-style section
@@ -241,7 +249,7 @@ def _split_comments(lines: list[Line], kinds: list[Kind], lo: int, hi: int, sect
             stack.pop()
         parent = stack[-1][1] if stack else None
         depth = out[parent].depth + 1 if parent is not None else 0
-        c = _one(lines, kinds, meta, a, b, h, depth, parent, section_score, with_headers)
+        c = _one(lines, kinds, meta, a, b, h, depth, parent, scores, with_headers)
         if c is None:
             continue
         stack.append((indent, len(out)))
@@ -249,7 +257,8 @@ def _split_comments(lines: list[Line], kinds: list[Kind], lo: int, hi: int, sect
     return out
 
 
-def _one(lines, kinds, meta, a, b, h, depth, parent, section_score, with_headers) -> Comment | None:
+def _one(lines, kinds, meta, a, b, h, depth, parent, scores, with_headers) -> Comment | None:
+    """One comment of lines a..b-1 with header line h (or None); scores: its score with a header and without."""
     body = [j for j in range(a, b) if not meta[j] and j != h]
     if h is None and not body:
         return None  # a "N Comments" heading or a stray control: no one's comment
@@ -261,8 +270,7 @@ def _one(lines, kinds, meta, a, b, h, depth, parent, section_score, with_headers
     author = None
     if h is not None:
         author = _author(lines[h], kinds[h])
-    score = _sigmoid(section_score / MARGIN_SCALE) * (0.9 if h is not None else 0.7)
-    return Comment(lines[span[0]].start, lines[span[-1]].end, author, depth, parent, round(score, 4))
+    return Comment(lines[span[0]].start, lines[span[-1]].end, author, depth, parent, scores[h is None])
 
 
 def _bullet_thread(lines: list[Line], kinds: list[Kind], k: int | None) -> int | None:

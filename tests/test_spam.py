@@ -226,6 +226,18 @@ def test_gram_table_gives_each_key_its_own_weight_and_others_none():
     assert spam_features.lookup(keys, table)[0] == sum(weights.values())
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(_NASTY, st.text(st.sampled_from(list("ab.c/o:mhtpsw1234567890 ")), max_size=60)))
+def test_cheap_tests_before_patterns_miss_nothing(text):
+    """analyze's quick tests stand for costlier patterns: the link test holds wherever _LINK_HINT
+    matches, and ASCII digits by bytes.translate are _DIGITS.sub's."""
+    s = " ".join(text.lower().split())
+    if spam_features._LINK_HINT.search(s):
+        assert "http" in s or "www." in s or spam_features._DOT_HINT.search(s)
+    if s.isascii():
+        assert s.encode("ascii").translate(spam_features._DIGITS_ASCII).decode("ascii") == spam_features._DIGITS.sub("0", s)
+
+
 def test_noise_shape_holds_every_noisy_character_and_letter():
     """_NOISE_SHAPE is tested before the noise hint, so it must match wherever the hint does: its
     classes hold every character of the hint's (a noisy one, a letter), over all of Unicode."""

@@ -41,6 +41,9 @@ NGRAM = 4  # one order only: 2–5-grams together gained 0.1 and 0.9 F1 points a
 _TLDS = r"(?:com|net|org|info|biz|ly|co|io|me|tk|us|uk|ru|de|tv|gl|gd|to|cc|xyz|online|site|club|shop|store|top)"
 # Cheap test first: a scheme, www, or a dot followed by a TLD or by a short name and a path.
 _LINK_HINT = re.compile(rf"\.(?:{_TLDS}\b|[a-z]{{2,3}}/)|https?:|www\.")
+# Whether to look for hints at all: "http" in s, "www." in s, or the dot alternative alone, whose
+# leading "." the regex engine scans for quickly (half the cost of the three-way pattern).
+_DOT_HINT = re.compile(rf"\.(?:{_TLDS}\b|[a-z]{{2,3}}/)")
 # Then the whitespace-delimited word around each hint is a link if it is one of these.
 _LINK = re.compile(
     r"(?:https?://|www\.)\S+"  # an explicit link
@@ -83,6 +86,7 @@ _SEP = re.compile(r"-")
 _LEGIT_SPLIT = frozenset("e-mail e-mails t-shirt t-shirts x-ray x-rays u-turn a-list b-list e-book e-books "
                          "e-commerce u-s u-k u-n e-u a-ha uh-oh".split())
 _DIGITS = re.compile("[1-9]")
+_DIGITS_ASCII = bytes.maketrans(b"123456789", b"000000000")  # the same for ASCII text, at half the cost
 
 # Earnings claims. A rate ($97 per hour), a brag or a promise (earned $11752, you can make $500),
 # or a sum over a short period ($11752 in four weeks). "The company made $2 billion" matches too;
@@ -632,7 +636,7 @@ def analyze(text: str, author: str | None, table: GramTable = PHRASES) -> Analys
                 s = s.replace(ch, "-")
     s = " ".join(s.split())
     links = cites = 0
-    if _LINK_HINT.search(s):
+    if "http" in s or "www." in s or _DOT_HINT.search(s):  # as _LINK_HINT.search(s), or a false alarm
         s, links, cites = _links(s)
     if "@" in s:
         s, k = _EMAIL.subn(f" {EMAIL} ", s)
@@ -647,7 +651,10 @@ def analyze(text: str, author: str | None, table: GramTable = PHRASES) -> Analys
         s, obfuscated = _unsplit_all(s)
     if links or noise or "@" in text:
         s = " ".join(s.split())  # the placeholders brought spaces
-    norm = " " + _DIGITS.sub("0", s) + " "
+    if s.isascii():
+        norm = " " + s.encode("ascii").translate(_DIGITS_ASCII).decode("ascii") + " "
+    else:
+        norm = " " + _DIGITS.sub("0", s) + " "
     grams = distinct_grams(norm)
     # the model's weights, and the 4-grams that begin or end a phrase of some list (usually a few)
     if isinstance(grams, frozenset):

@@ -269,6 +269,8 @@ class _ParquetSink:
         self.group_text = row_group_text
         self.pending: list[pa.Table] = []
         self.lengths: list[int] = []  # text bytes of each pending row
+        self.scanned = 0  # how many of them _cut has added up (since the last row group), and their sum:
+        self.scanned_text = 0  # each row is looked at once, however many batches a row group takes
         self.writer: pq.ParquetWriter | None = None
         self.shard_written = 0
         self.shards: list[dict] = []
@@ -293,12 +295,14 @@ class _ParquetSink:
 
     def _cut(self, room: int, final: bool) -> int | None:
         """Rows in the next row group: up to `room`, fewer where the text reaches group_text;
-        None while the pending rows reach neither bound (and more may come)."""
-        text = 0
-        for i, n in enumerate(islice(self.lengths, room)):
+        None while the pending rows reach neither bound (and more may come). `room` is the same
+        from one call to the next until a row group is written (it changes only then)."""
+        text, i = self.scanned_text, self.scanned
+        for i, n in enumerate(islice(self.lengths, i, room), start=i):
             text += n
             if text >= self.group_text:
                 return i + 1
+        self.scanned, self.scanned_text = min(room, len(self.lengths)), text
         if len(self.lengths) >= room or final:
             return min(room, len(self.lengths))
         return None
@@ -316,6 +320,7 @@ class _ParquetSink:
             rest = table.slice(n)
             self.pending = [rest] if rest.num_rows else []
             del self.lengths[:n]
+            self.scanned = self.scanned_text = 0
             self.shard_written += n
             self.shards[-1]["rows"] += n
             if not self.single and self.shard_written >= self.shard_rows:

@@ -18,7 +18,8 @@ exists (--real-share of the documents). Then, each in its own subprocess:
 
 and prints wall time, CPU time (user + sys of the process and the workers it reaps), documents/s
 and MB/s (overall and per core used), the CPU-time ratio builder/floor, and peak memory: the
-largest single process (ru_maxrss) and the whole process tree (sampled /proc RSS, summed).
+largest single process (ru_maxrss), the whole process tree (sampled /proc RSS, summed) and the
+largest worker process of the pool (sampled; "-" when the run had no pool).
 
 Targets on a 2-core machine: >= 1,000 documents/s per core on 5 KB documents; CPU time <= 10x
 the floor; peak RSS < 500 MB at 2 GB of input.
@@ -204,8 +205,8 @@ segment_corpus([sys.argv[1]], sys.argv[2], workers=1, segment=one_record)
 """
 
 
-def _tree_rss_kb(root: int) -> int:
-    """Summed RSS of `root` and its descendants, from /proc."""
+def _tree_rss_kb(root: int) -> dict[int, int]:
+    """RSS of `root` and of each of its descendants, from /proc: pid → kB."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -220,12 +221,21 @@ def _tree_rss_kb(root: int) -> int:
         pid, ppid = int(entry), int(fields.get("PPid", "0").strip())
         children.setdefault(ppid, []).append(pid)
         rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
-    total, stack = 0, [root]
+    tree, stack = {}, [root]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
+        tree[pid] = rss.get(pid, 0)
         stack.extend(children.get(pid, []))
-    return total
+    return tree
+
+
+def _is_worker(pid: int) -> bool:
+    """A worker of the local engine's pool (multiprocessing's spawn entry point; not its resource tracker)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"spawn_main" in f.read()
+    except OSError:
+        return False
 
 
 def measure(cmd: list[str]) -> dict:
@@ -241,13 +251,20 @@ print(json.dumps({"rc": proc.returncode, "stderr": proc.stderr[-2000:], "wall": 
                   "cpu": ru.ru_utime + ru.ru_stime, "maxrss_mb": ru.ru_maxrss / 1024}))
 """
     p = subprocess.Popen([sys.executable, "-c", wrapper, json.dumps(cmd)], stdout=subprocess.PIPE, text=True)
-    peak = 0
+    peak = worker_peak = 0
+    workers: dict[int, bool] = {}
     stop = threading.Event()
 
     def sample():
-        nonlocal peak
+        nonlocal peak, worker_peak
         while not stop.is_set():
-            peak = max(peak, _tree_rss_kb(p.pid))
+            tree = _tree_rss_kb(p.pid)
+            peak = max(peak, sum(tree.values()))
+            for pid, kb in tree.items():
+                if pid not in workers:
+                    workers[pid] = _is_worker(pid)
+                if workers[pid]:
+                    worker_peak = max(worker_peak, kb)
             stop.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -259,6 +276,7 @@ print(json.dumps({"rc": proc.returncode, "stderr": proc.stderr[-2000:], "wall": 
     if result["rc"] != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({result['rc']}): {result['stderr']}")
     result["tree_peak_mb"] = peak / 1024
+    result["worker_peak_mb"] = worker_peak / 1024 if worker_peak else None
     return result
 
 
@@ -335,13 +353,14 @@ def main(argv=None) -> None:
             r = measure(cmd)
             results.append((name, cores, r))
         print(f"\n{'run':<38}{'wall s':>8}{'cpu s':>8}{'docs/s':>9}{'docs/s/core':>12}{'MB/s/core':>10}"
-              f"{'cpu/floor':>10}{'max proc MB':>12}{'tree MB':>9}")
+              f"{'cpu/floor':>10}{'max proc MB':>12}{'tree MB':>9}{'worker MB':>10}")
         floor_cpu = results[0][2]["cpu"]
         for name, cores, r in results:
             dps = info["documents"] / r["wall"]
             print(f"{name:<38}{r['wall']:>8.1f}{r['cpu']:>8.1f}{dps:>9,.0f}{dps / cores:>12,.0f}"
                   f"{mb / r['wall'] / cores:>10.2f}{r['cpu'] / floor_cpu:>10.1f}{r['maxrss_mb']:>12.0f}"
-                  f"{r['tree_peak_mb']:>9.0f}")
+                  f"{r['tree_peak_mb']:>9.0f}"
+                  f"{'-' if r['worker_peak_mb'] is None else format(r['worker_peak_mb'], '.0f'):>10}")
         engine_cpu, builder_cpu = results[1][2]["cpu"], results[2][2]["cpu"]
         print(f"\nbuilder CPU cost: {info['documents'] / builder_cpu:,.0f} documents per CPU-second "
               f"({builder_cpu / floor_cpu:.1f}x the floor's CPU time); of it, the engine around the segmenter "

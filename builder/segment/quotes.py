@@ -44,7 +44,9 @@ speech verbs are one trie-shaped alternation (a flat one of 300 words was the ho
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from functools import lru_cache
+from itertools import islice
 from typing import NamedTuple
 
 __all__ = ["Quote", "find_quotes"]
@@ -77,15 +79,6 @@ def _mark_positions(text: str, start: int, end: int) -> list[int]:
     found.sort()
     return found
 
-
-def _next_mark(text: str, start: int, end: int) -> int:
-    """The position of the first mark in text[start:end], -1 when there is none."""
-    best = -1
-    for ch in _MARKS:
-        i = text.find(ch, start, end if best < 0 else best)
-        if i >= 0:
-            best = i
-    return best
 
 # A straight mark opens after whitespace, start of text or an opening bracket/dash/slash.
 _OPEN_BEFORE = set(" \t\n\r\xa0([{—–-/\u2009\u200b" + OPENERS)
@@ -216,14 +209,14 @@ def _is_opener(text: str, i: int, start: int, end: int) -> bool:
 _PARA_END = set(".!?:;\"”’)…")
 
 
-def _pairs(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
+def _pairs(text: str, start: int, end: int, marks: list[int] | None = None) -> list[tuple[int, int, bool]]:
     """(position of the opening mark, position of the closing mark, continued over paragraphs)."""
     found: list[tuple[int, int, bool]] = []
     open_at = -1  # position of the pending opening mark, -1 when none
     multi = False
     scan_from = start  # line breaks before this position have been judged for the pending mark
     skip_to = -1
-    for i in _mark_positions(text, start, end):
+    for i in (_mark_positions(text, start, end) if marks is None else marks):
         if i <= skip_to:
             continue
         ch = text[i]
@@ -288,9 +281,8 @@ def _strip_span(text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
-def _sent_ends(text: str, lo: int, hi: int):
-    """_SENT_END.finditer(text, lo, hi): every match starts with one of .!?…⏎, so the regex is tried only
-    there (found by str.find) instead of at every position, which was a third of the time on long paragraphs."""
+def _sent_starts(text: str, lo: int, hi: int) -> list[int]:
+    """Where a _SENT_END match can start in text[lo:hi] (a . ! ? … or line break), in order."""
     starts: list[int] = []
     for ch in ".!?…\n":
         k = text.find(ch, lo, hi)
@@ -298,8 +290,21 @@ def _sent_ends(text: str, lo: int, hi: int):
             starts.append(k)
             k = text.find(ch, k + 1, hi)
     starts.sort()
+    return starts
+
+
+def _sent_ends(text: str, lo: int, hi: int, starts: list[int] | None = None):
+    """_SENT_END.finditer(text, lo, hi): every match starts with one of .!?…⏎, so the regex is tried only
+    there (found by str.find) instead of at every position, which was a third of the time on long paragraphs.
+    `starts`: _sent_starts over a span that holds [lo, hi), found once for all the quotes of a container."""
+    if starts is None:
+        starts, n = _sent_starts(text, lo, hi), 0
+    else:
+        n = bisect_left(starts, lo)
     resume = lo  # matches do not overlap: the next one is looked for after the end of the last
-    for k in starts:
+    for k in islice(starts, n, None):
+        if k >= hi:
+            break
         if k >= resume:
             m = _SENT_END.match(text, k, hi)
             if m:
@@ -307,10 +312,11 @@ def _sent_ends(text: str, lo: int, hi: int):
                 yield m
 
 
-def _sentence_start(text: str, lo: int, i: int) -> int:
+def _sentence_start(text: str, lo: int, i: int, starts: list[int] | None = None) -> int:
     """Start of the sentence that holds position i, not before lo (a paragraph start)."""
     s = lo
-    for m in _sent_ends(text, lo, i + 3):  # the lookahead needs the characters at i
+    # the lookahead needs the characters at i; a match starting past the container's `starts` would end after i
+    for m in _sent_ends(text, lo, i + 3, starts):
         if m.end() > i:
             break
         if m.group() == "\n":
@@ -322,8 +328,8 @@ def _sentence_start(text: str, lo: int, i: int) -> int:
     return s
 
 
-def _sentence_end(text: str, i: int, hi: int) -> int:
-    for m in _sent_ends(text, i, hi):
+def _sentence_end(text: str, i: int, hi: int, starts: list[int] | None = None) -> int:
+    for m in _sent_ends(text, i, hi, starts):
         if m.group() == "\n":
             return m.start()
         if _ABBREV.search(text, max(i, m.start() - 8), m.start()):
@@ -876,18 +882,22 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
     out: list[Quote] = []
     named: list[str] = []
     prev: tuple[str | None, str | None, int] | None = None  # speaker, resolved, end of its paragraph
-    for o, c, _multi in _pairs(text, start, end):
+    marks = _mark_positions(text, start, end)
+    if not marks:
+        return out
+    starts = _sent_starts(text, start, end)
+    for o, c, _multi in _pairs(text, start, end, marks):
         qs, qe = _strip_span(text, o + 1, c)
         if qe - qs < 2:
             continue
         para_lo = max(start, text.rfind("\n", start, o) + 1)
         para_hi = text.find("\n", c, end)
         para_hi = end if para_hi < 0 else para_hi
-        sent_lo = _sentence_start(text, para_lo, o)
-        after_hi = _sentence_end(text, c + 1, para_hi)
-        nxt = _next_mark(text, c + 1, after_hi)
-        if nxt >= 0:
-            after_hi = nxt
+        sent_lo = _sentence_start(text, para_lo, o, starts)
+        after_hi = _sentence_end(text, c + 1, para_hi, starts)
+        k = bisect_right(marks, c)
+        if k < len(marks) and marks[k] < after_hi:
+            after_hi = marks[k]  # the next mark
         after = text[c + 1: after_hi]
         before = text[sent_lo:o]
         inner = text[qs:qe]

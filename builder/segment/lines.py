@@ -436,6 +436,18 @@ def _dot(w, x) -> float:
     return sum(map(operator.mul, w, x))
 
 
+_LOG_TABLE = 4096
+_LOG1P_5 = [math.log1p(x) / 5.0 for x in range(_LOG_TABLE)]  # log_len of a line of x characters
+_LOG1P_3 = [math.log1p(x) / 3.0 for x in range(_LOG_TABLE)]  # authors_after of x author lines below
+
+
+def _padded(flags) -> list[int]:
+    """Prefix counts of flags with 11 places either side: q[i + 11] = how many of the first i are set,
+    i clamped to 0..len(flags)."""
+    p = [0, *itertools.accumulate(flags)]
+    return [0] * 11 + p + [p[-1]] * 11
+
+
 def boundary_scores(lines: list[Line], kinds: list[Kind], weights) -> list[float]:
     """Log-odds, per line, that the line lies in the comment section: the same floats as
     [_dot(weights, row) for row in features(lines, kinds)] (tests/test_layout.py checks it), without
@@ -453,7 +465,8 @@ def boundary_scores(lines: list[Line], kinds: list[Kind], weights) -> list[float
      w_meta_density_prev10, w_name_density_prev10, w_name_over_indented, w_name_over_indented_next10) = weights
     head_terms = weights[:13]
     heads: dict[Kind, float] = {}
-    meta = [is_meta(k) for k in kinds]
+    # is_meta, inline
+    meta = [k.author or k.stamp or k.control or k.says or k.bullet or k.heading for k in kinds]
     texts = [ln.text for ln in lines]
     shapes: dict[str, int] = {}
     line_shapes = [shape(t) if m else "" for t, m in zip(texts, meta)]
@@ -467,19 +480,24 @@ def boundary_scores(lines: list[Line], kinds: list[Kind], weights) -> list[float
     indents = [ln.indent for ln in lines]
     blanks = [ln.blank_before for ln in lines]
     lens = [len(t) for t in texts]
+    log_lens = [_LOG1P_5[x] if x < _LOG_TABLE else math.log1p(x) / 5.0 for x in lens]
     over = [kinds[i].name and i + 1 < n and indents[i + 1] > indents[i] for i in range(n)]
-    # prefix counts: p[i] flagged lines among the first i
-    meta_p = [0, *itertools.accumulate(meta)]
-    names_p = [0, *itertools.accumulate(k.name for k in kinds)]
-    short_p = [0, *itertools.accumulate(x <= 30 for x in lens)]
-    chatty_p = [0, *itertools.accumulate(k.chatty for k in kinds)]
-    over_p = [0, *itertools.accumulate(over)]
-    authors_p = [0, *itertools.accumulate(k.author or k.says for k in kinds)]
+    # prefix counts, padded: q[i + 11] is the number of flagged lines among the first i, for i
+    # clamped to 0..n, so that the windows below need no min() or max()
+    meta_q = _padded(meta)
+    names_q = _padded(k.name for k in kinds)
+    short_q = _padded(x <= 30 for x in lens)
+    chatty_q = _padded(k.chatty for k in kinds)
+    over_q = _padded(over)
+    authors_q = _padded(k.author or k.says for k in kinds)
+    authors_all = authors_q[n + 11]
     widest = max(range(2, n), key=blanks.__getitem__, default=None)
     widest_at = widest if widest is not None and blanks[widest] >= 3 else n
     first_gap4 = next((j for j in range(2, n) if blanks[j] >= 4), n)
+    early = min(3, math.ceil(0.15 * n)) if n else 0  # i < early: i < 3 and i < 0.15 * n
     out = []
     for i, k in enumerate(kinds):
+        j = i + 11  # line i in the padded prefix counts
         s = heads.get(k)
         if s is None:
             s = heads[k] = sum(map(operator.mul, head_terms, (1.0, k.author, k.stamp, k.control, k.says, k.byline,
@@ -490,10 +508,9 @@ def boundary_scores(lines: list[Line], kinds: list[Kind], weights) -> list[float
             s += w_name_then_stamp
         if k.chatty:
             s += w_chatty
-        x = lens[i]
-        if x > 80 and texts[i][-1:] in SENTENCE_END_CHARS:
+        if lens[i] > 80 and texts[i][-1:] in SENTENCE_END_CHARS:
             s += w_long_sentence
-        s += w_log_len * (math.log1p(x) / 5.0)
+        s += w_log_len * log_lens[i]
         b = blanks[i]
         if b >= 2:
             s += w_blank2
@@ -505,9 +522,9 @@ def boundary_scores(lines: list[Line], kinds: list[Kind], weights) -> list[float
             s += w_indented
         if i and indents[i] != indents[i - 1]:
             s += w_indent_change
-        if meta_p[min(n, i + 4)] != meta_p[i + 1]:
+        if meta_q[j + 4] != meta_q[j + 1]:
             s += w_meta_next3
-        if meta_p[i] != meta_p[max(0, i - 3)]:
+        if meta_q[j] != meta_q[j - 3]:
             s += w_meta_prev3
         if i:
             s += w_position * (i / n)
@@ -523,44 +540,41 @@ def boundary_scores(lines: list[Line], kinds: list[Kind], weights) -> list[float
                 s += w_gap_after3
                 if g >= 4:
                     s += w_gap_after4
-        if i < 3 and i < 0.15 * n:
+        if i < early:
             s += w_early
         if k.name:
             if names.get(texts[i], 0) >= 2:
                 s += w_name_repeated
             if not last and lens[i + 1] > 60 and not meta[i + 1]:
                 s += w_name_then_text
-        i11 = min(n, i + 11)
-        c = meta_p[i11] - meta_p[i + 1]
+        c = meta_q[j + 11] - meta_q[j + 1]
         if c:
             s += w_meta_density_next10 * (c / 10.0)
-        c = authors_p[n] - authors_p[i]
+        c = authors_all - authors_q[j]
         if c:
-            s += w_authors_after * (math.log1p(c) / 3.0)
-        c = names_p[i11] - names_p[i + 1]
+            s += w_authors_after * (_LOG1P_3[c] if c < _LOG_TABLE else math.log1p(c) / 3.0)
+        c = names_q[j + 11] - names_q[j + 1]
         if c:
             s += w_name_density_next10 * (c / 10.0)
-        c = short_p[i11] - short_p[i + 1]
+        c = short_q[j + 11] - short_q[j + 1]
         if c:
             s += w_short_density_next10 * (c / 10.0)
         if i >= widest_at:
             s += w_after_largest_gap
         if i >= first_gap4:
             s += w_after_gap4
-        i10 = min(n, i + 10)
-        c = chatty_p[i10] - chatty_p[i]
+        c = chatty_q[j + 10] - chatty_q[j]
         if c:
             s += w_chatty_density_next10 * (c / 10.0)
-        i0 = max(0, i - 10)
-        c = meta_p[i] - meta_p[i0]
+        c = meta_q[j] - meta_q[j - 10]
         if c:
             s += w_meta_density_prev10 * (c / 10.0)
-        c = names_p[i] - names_p[i0]
+        c = names_q[j] - names_q[j - 10]
         if c:
             s += w_name_density_prev10 * (c / 10.0)
         if over[i]:
             s += w_name_over_indented
-        c = over_p[i10] - over_p[i]
+        c = over_q[j + 10] - over_q[j]
         if c:
             s += w_name_over_indented_next10 * (c / 10.0)
         out.append(s)

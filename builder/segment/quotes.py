@@ -403,6 +403,7 @@ def _trail_adverbial(s: str) -> re.Match | None:
     return _TRAIL_ADVERBIAL.search(s)
 
 
+@lru_cache(maxsize=4096)
 def _subject_before(s: str) -> str | None:
     """The noun phrase that ends s (the subject of a speech verb that follows s)."""
     m = _trail_adverbial(s)
@@ -484,6 +485,7 @@ def _appositive_head(words: list[str]) -> str | None:
     return _subject_before(" ".join(chunks[-1]))
 
 
+@lru_cache(maxsize=4096)
 def _np_after(s: str) -> str | None:
     """The noun phrase that starts s (the subject of an inverted attribution: `said X`)."""
     words = _tokens(s)
@@ -581,6 +583,7 @@ _PREP_TAIL = re.compile(r"[\s\xa0]*(?:[,.;:!?]|$|(?:in|on|at|to|of|during|after|
                         r"CBS|MSNBC|him|her|them|me|us)\b)")
 
 
+@lru_cache(maxsize=4096)
 def _tight_after(ctx: str, new_sentence: bool, whole: bool = True) -> str | None:
     """`,” X said` / `,” said X` / `” ― X` / `,” the statement read` right after the closing mark.
     `whole`: the quote opens its sentence, so `” ― X` signs it (after a partial quote it is a byline)."""
@@ -643,6 +646,7 @@ def _comma_tail(ctx: str) -> str | None:
     return _clean(m.group(1).split()) if m else None
 
 
+@lru_cache(maxsize=4096)
 def _loose_after(ctx: str) -> str | None:
     """A speech verb later in the sentence: `“…,” with …, the ministry said in a statement.`"""
     for v in _VERB.finditer(ctx):
@@ -673,13 +677,19 @@ _STRONG_BEFORE_WEAK = {"read", "reads", "reported", "reports", "posted", "contin
                        "repeats", "confirmed", "confirms", "denied", "denies"}
 
 
-def _before_attribution(ctx: str, verbs: list[re.Match] | None = None) -> str | None:
-    """Speaker in the sentence before an opening mark (`verbs`: the speech verbs of ctx, when known)."""
+@lru_cache(maxsize=4096)
+def _verbs(ctx: str) -> tuple[re.Match, ...]:
+    """The speech verbs of ctx (each sentence before a mark is searched by several rules)."""
+    return tuple(_VERB.finditer(ctx))
+
+
+@lru_cache(maxsize=4096)
+def _before_attribution(ctx: str) -> str | None:
+    """Speaker in the sentence before an opening mark."""
     a = None
     for a in _ACCORDING.finditer(ctx):
         pass
-    if verbs is None:
-        verbs = list(_VERB.finditer(ctx))
+    verbs = _verbs(ctx)
     d = None
     if verbs:  # a document only matters as the subject of one of the verbs
         docs = _documents(ctx)
@@ -762,9 +772,10 @@ _NAME_COLON = re.compile(r"(?:^|[—–-][\s\xa0]|[.!?][\s\xa0])[\s\xa0]*((?:[A-
 _WHAT_PRONOUN = re.compile(r"\b(?:what|whom)[\s\xa0]+(?:he|she|it|they)[\s\xa0]*$", re.I)
 
 
+@lru_cache(maxsize=4096)
 def _named_subject_before(ctx: str) -> str | None:
     """The named subject of an earlier speech verb in the same sentence, if any."""
-    for v in reversed(list(_VERB.finditer(ctx))):
+    for v in reversed(_verbs(ctx)):
         if v.group() in _WEAK_VERBS or v.group().endswith("ing"):
             continue
         sp = _subject_before(ctx[: v.start()])
@@ -806,6 +817,7 @@ _LOOSE_INTRO = re.compile(r"\b([a-z]{3,}(?:ed|es|s))(?:[\s\xa0]+(?:him|her|them|
                           r"[\s\xa0]*[,:]?[\s\xa0]*$")
 
 
+@lru_cache(maxsize=4096)
 def _subject_fallback(ctx: str) -> str | None:
     """The subject that opens the sentence of a partial quote (`Cruz called Trump a “liar”`)."""
     sp = _sentence_subject(ctx)
@@ -885,7 +897,7 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
     marks = _mark_positions(text, start, end)
     if not marks:
         return out
-    starts = _sent_starts(text, start, end)
+    para_starts: dict[tuple[int, int], list[int]] = {}  # sentence-end candidates of each paragraph with quotes
     for o, c, _multi in _pairs(text, start, end, marks):
         qs, qe = _strip_span(text, o + 1, c)
         if qe - qs < 2:
@@ -893,6 +905,11 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
         para_lo = max(start, text.rfind("\n", start, o) + 1)
         para_hi = text.find("\n", c, end)
         para_hi = end if para_hi < 0 else para_hi
+        starts = para_starts.get((para_lo, para_hi))
+        if starts is None:
+            # A match starting past para_hi would end after o (the start's scan breaks there) and lie past the
+            # end's scan: the paragraph's candidates are all the two scans need.
+            starts = para_starts[para_lo, para_hi] = _sent_starts(text, para_lo, para_hi)
         sent_lo = _sentence_start(text, para_lo, o, starts)
         after_hi = _sentence_end(text, c + 1, para_hi, starts)
         k = bisect_right(marks, c)
@@ -908,13 +925,13 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
 
         route = "tight"
         speaker = None
-        verbs_before = [] if starts_sentence else list(_VERB.finditer(before))
+        verbs_before = () if starts_sentence else _verbs(before)
         verb_before = bool(verbs_before)
         tried_before = False  # _before_attribution(before) gave None already (it is a pure function)
         if verb_before and inner[-1:] not in ",?!":
             # `Rajoy said that he will “try …” and insisted …`: a partial quote belongs to the verb before
             # it; a clause after it is usually someone else's (`… “a decent man” after the staffer was …`)
-            speaker, route = _before_attribution(before, verbs_before), "before"
+            speaker, route = _before_attribution(before), "before"
             tried_before = speaker is None
         if speaker is None:
             route = "tight"
@@ -930,7 +947,7 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
             # `DuVernay said she felt … because “…,” she said`: the named subject of the sentence
             speaker = _named_subject_before(before) or speaker
         if speaker is None:
-            speaker, route = (None if tried_before else _before_attribution(before, verbs_before)), "before"
+            speaker, route = (None if tried_before else _before_attribution(before)), "before"
         if speaker is None and starts_sentence:
             speaker, route = _colon_intro(text, start, o), "colon"
         if speaker is None and not starts_sentence:
@@ -954,7 +971,7 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
                                  or route == "subject" and _named(speaker)):
             continue  # a scare quote
         if _naming(before) or _is_title_case(inner) and (_TITLE_CONTEXT.search(before) or (
-                _WORK_BEFORE.search(before) or _WORK_AFTER.match(after)) and not verb_before):
+                not verb_before and (_WORK_BEFORE.search(before) or _WORK_AFTER.match(after)))):
             continue  # a title of a work, a show or a slogan: `a show called “…”`, `on CBS’s “Face the Nation”`,
             # `the reality show “…”`, `the “…” actress`, `his 1994 “…”`
         if n_words <= 2 and _NICKNAME.match(inner) and _NAME_END.search(before) and _NAME_NEXT.match(after):
@@ -965,18 +982,18 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
             resolved = _resolve(speaker, named)
             if _named(speaker):
                 named.append(speaker)
-        score = _ROUTE_SCORE[route]
-        if n_words <= 3:
-            score -= 0.2
         if _DEBUG is not None:
             _DEBUG.append(route)
-        out.append(Quote(qs, qe, speaker, resolved, round(max(0.05, min(1.0, score)), 3)))
+        out.append(Quote(qs, qe, speaker, resolved, _SCORE[route, n_words <= 3]))
         prev = (speaker, resolved, para_hi)
     return out
 
 
 _ROUTE_SCORE = {"tight": 0.95, "loose": 0.9, "before": 0.9, "colon": 0.9, "subject": 0.75, "same_para": 0.85,
                 "last_speaker": 0.75, "adjacent": 0.8, "prev_para": 0.7, "none": 0.6}
+# a quote's score: its route's, 0.2 less for three words or fewer, kept in [0.05, 1]
+_SCORE = {(route, short): round(max(0.05, min(1.0, score - 0.2 if short else score)), 3)
+          for route, score in _ROUTE_SCORE.items() for short in (False, True)}
 _DEBUG: list | None = None
 _NAMING = re.compile(r"(?:\b(?:titled|entitled|dubbed|headlined|nicknamed|labeled|labelled|known as|billed as|"
                      r"branded)|\b(?:a|an|the|its|his|her|their)[\s\xa0]+(?:[\w-]+[\s\xa0]+)?(?:called|named))"

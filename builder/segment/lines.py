@@ -249,8 +249,8 @@ def _has_digit(s: str) -> bool:
 def classify(text: str) -> Kind:
     n = len(text)
     low = text.lower()
-    chatty = _chatty(text, low)
-    pingback = _pingback(text, low)
+    chatty = not CHATTY_WORDS.isdisjoint(low.split()) or _chatty_marks(text)  # _chatty, inline
+    pingback = ("[" in text or "ngback" in low or "trackback" in low) and PINGBACK.search(text) is not None
     if n > 200:
         # stamps, headers, controls and names are short: a long line can only be a pingback,
         # chatty or a (long) tail

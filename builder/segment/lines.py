@@ -9,6 +9,7 @@ author line starts (or, as a footer, ends) a comment; a control or score line on
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import operator
@@ -339,9 +340,12 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 _WORDS_RUN = re.compile(r"a(?:\s+a)+")
 
 
+@functools.lru_cache(maxsize=4096)
 def shape(text: str) -> str:
     """The line's look with its words and numbers abstracted: two comment headers from one template
-    share a shape ("Aa says:", "by a (0) on Aa 0, @0:0AM (#0)")."""
+    share a shape ("Aa says:", "by a (0) on Aa 0, @0:0AM (#0)"). Its last answers are kept: a page's
+    author lines are shaped by boundary_scores and again by layout._same_template_above, and
+    templates recur from page to page (a pure function; the cache changes no answer)."""
     return _WORDS_RUN.sub("a", _LETTERS.sub("a", _DIGITS.sub("0", text)))[:40]
 
 

@@ -353,3 +353,13 @@ def test_mark_and_sentence_scans_answer_as_the_regexes(pieces, lo, hi):
     assert q._mark_positions(text, lo, hi) == [m.start() for m in q._MARK.finditer(text, lo, hi)]
     starts = q._sent_starts(text, 0, len(text))  # found once for a whole container
     assert [m.span() for m in q._sent_ends(text, lo, hi, starts)] == [m.span() for m in q._sent_ends(text, lo, hi)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(SENTENCE_PIECES + SHORTCUT_PIECES + ["&", "-", "_", "a-b", "O’Neil", "’s"]), max_size=20))
+def test_words_joined_by_spaces_are_the_same_words(pieces):
+    """_sentence_subject hands its words to _np_first instead of re-reading " ".join(words)."""
+    from builder.segment import quotes as q
+
+    words = q._tokens("".join(pieces))
+    assert q._tokens(" ".join(words)) == words

@@ -403,7 +403,7 @@ def _trail_adverbial(s: str) -> re.Match | None:
     return _TRAIL_ADVERBIAL.search(s)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)
 def _subject_before(s: str) -> str | None:
     """The noun phrase that ends s (the subject of a speech verb that follows s)."""
     m = _trail_adverbial(s)
@@ -485,10 +485,14 @@ def _appositive_head(words: list[str]) -> str | None:
     return _subject_before(" ".join(chunks[-1]))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)
 def _np_after(s: str) -> str | None:
     """The noun phrase that starts s (the subject of an inverted attribution: `said X`)."""
-    words = _tokens(s)
+    return _np_first(_tokens(s))
+
+
+def _np_first(words: list[str]) -> str | None:
+    """_np_after on the words of s (read, not changed)."""
     np: list[str] = []
     for i, w in enumerate(words):
         low = w.lower()
@@ -574,7 +578,7 @@ def _sentence_subject(s: str) -> str | None:
             words = words[words.index(",") + 1:]
         else:
             break
-    return _np_after(" ".join(words))
+    return _np_first(words)  # the words of " ".join(words) are words: no second tokenizing
 
 
 _PREP_TAIL = re.compile(r"[\s\xa0]*(?:[,.;:!?]|$|(?:in|on|at|to|of|during|after|before|about|with|from|for|"
@@ -583,7 +587,7 @@ _PREP_TAIL = re.compile(r"[\s\xa0]*(?:[,.;:!?]|$|(?:in|on|at|to|of|during|after|
                         r"CBS|MSNBC|him|her|them|me|us)\b)")
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)
 def _tight_after(ctx: str, new_sentence: bool, whole: bool = True) -> str | None:
     """`,” X said` / `,” said X` / `” ― X` / `,” the statement read` right after the closing mark.
     `whole`: the quote opens its sentence, so `” ― X` signs it (after a partial quote it is a byline)."""
@@ -646,7 +650,7 @@ def _comma_tail(ctx: str) -> str | None:
     return _clean(m.group(1).split()) if m else None
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)
 def _loose_after(ctx: str) -> str | None:
     """A speech verb later in the sentence: `“…,” with …, the ministry said in a statement.`"""
     for v in _VERB.finditer(ctx):
@@ -677,13 +681,13 @@ _STRONG_BEFORE_WEAK = {"read", "reads", "reported", "reports", "posted", "contin
                        "repeats", "confirmed", "confirms", "denied", "denies"}
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)
 def _verbs(ctx: str) -> tuple[re.Match, ...]:
     """The speech verbs of ctx (each sentence before a mark is searched by several rules)."""
     return tuple(_VERB.finditer(ctx))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)
 def _before_attribution(ctx: str) -> str | None:
     """Speaker in the sentence before an opening mark."""
     a = None
@@ -772,7 +776,7 @@ _NAME_COLON = re.compile(r"(?:^|[—–-][\s\xa0]|[.!?][\s\xa0])[\s\xa0]*((?:[A-
 _WHAT_PRONOUN = re.compile(r"\b(?:what|whom)[\s\xa0]+(?:he|she|it|they)[\s\xa0]*$", re.I)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)
 def _named_subject_before(ctx: str) -> str | None:
     """The named subject of an earlier speech verb in the same sentence, if any."""
     for v in reversed(_verbs(ctx)):
@@ -817,7 +821,7 @@ _LOOSE_INTRO = re.compile(r"\b([a-z]{3,}(?:ed|es|s))(?:[\s\xa0]+(?:him|her|them|
                           r"[\s\xa0]*[,:]?[\s\xa0]*$")
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)
 def _subject_fallback(ctx: str) -> str | None:
     """The subject that opens the sentence of a partial quote (`Cruz called Trump a “liar”`)."""
     sp = _sentence_subject(ctx)
@@ -838,7 +842,7 @@ _NOT_A_SUBJECT = re.compile(
     r"If|Just|Imagine|Remember|Think|Look|Yes|No|Oh|Well|So|And|But)$)")
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)
 def _named(s: str | None) -> bool:
     if not s:
         return False

@@ -179,7 +179,8 @@ def test_any_text_gives_a_probability(text, author):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(_NASTY, st.text(max_size=300), st.text(st.sampled_from(list("ab \ue000")), max_size=80)))
+@given(st.one_of(_NASTY, st.text(max_size=300), st.text(st.sampled_from(list("ab \ue000")), max_size=80),
+                 st.text(st.characters(max_codepoint=127), max_size=300)))
 def test_4gram_keys_are_the_4gram_strings(text):
     """Long texts are scored from numpy keys, short ones from strings: the same set, the same score,
     the same phrases found, to the last bit."""
@@ -188,8 +189,13 @@ def test_4gram_keys_are_the_4gram_strings(text):
     if keys is None:  # a character outside the BMP: the strings are used whatever the length
         assert any(ord(c) > 0xFFFF for c in norm)
         return
-    assert sorted(keys.tolist()) == sorted(map(spam_features.gram_key, strings)) == keys.tolist()
+    key = spam_features.ascii_key if norm.isascii() else spam_features.gram_key
+    assert keys.dtype == (np.uint32 if norm.isascii() else np.uint64)
+    assert sorted(keys.tolist()) == sorted(map(key, strings)) == keys.tolist()
     assert ngram_logit(keys) == ngram_logit(strings)
+    if norm.isascii():  # the wide keys of the same text look up the same weights and marks
+        wide = np.array(sorted(map(spam_features.gram_key, strings)), np.uint64)
+        assert spam_features.lookup(wide, spam._TABLE) == spam_features.lookup(keys, spam._TABLE)
     assert sorted(spam_features._marks(keys)) == sorted(strings & spam_features._MARKS)
 
 
@@ -211,18 +217,26 @@ def test_phrases_found_through_their_marks_are_every_phrase_in_the_text(text):
     assert (a.signals.offers, a.signals.promos) == every[1:]
 
 
-def test_gram_table_gives_each_key_its_own_weight_and_others_none():
+@pytest.mark.parametrize("width", ["wide", "ascii"])
+def test_gram_table_gives_each_key_its_own_weight_and_others_none(width):
     """The numpy table (bounds k and k + 1, no equality test) against the weights as a dict: every
-    listed key, and its neighbours k - 1 and k + 1 when they are not listed."""
+    listed key, and its neighbours k - 1 and k + 1 when they are not listed; for UTF-16 keys of
+    every 4-gram, and for byte keys of the ASCII ones."""
     weights = {g: i * 7 - 40_000 for i, g in enumerate(sorted(spam._WEIGHTS))}
     table = spam_features.gram_table(weights)
-    by_key = {spam_features.gram_key(g): w for g, w in weights.items()}
-    marks = {spam_features.gram_key(g): i for g, i in spam_features._MARK.items()}
+    if width == "wide":
+        key, dtype, (bounds, weight, mark) = spam_features.gram_key, np.uint64, table[:3]
+    else:
+        key, dtype, (bounds, weight, mark) = spam_features.ascii_key, np.uint32, table.ascii
+        weights = {g: w for g, w in weights.items() if g.isascii()}
+    by_key = {key(g): w for g, w in weights.items()}
+    marks = {key(g): i for g, i in spam_features._MARK.items() if width == "wide" or g.isascii()}
+    assert len(by_key) > 5000 and len(marks) > 150
     probe = sorted({k + d for k in by_key.keys() | marks.keys() for d in (-1, 0, 1)})
-    i = table.bounds.searchsorted(np.array(probe, np.uint64), "right")
-    assert table.weight.take(i).tolist() == [float(by_key.get(k, 0)) for k in probe]
-    assert table.mark.take(i).tolist() == [marks.get(k, 0) for k in probe]
-    keys = np.array(sorted(by_key), np.uint64)
+    i = bounds.searchsorted(np.array(probe, dtype), "right")
+    assert weight.take(i).tolist() == [float(by_key.get(k, 0)) for k in probe]
+    assert mark.take(i).tolist() == [marks.get(k, 0) for k in probe]
+    keys = np.array(sorted(by_key), dtype)
     assert spam_features.lookup(keys, table)[0] == sum(weights.values())
 
 

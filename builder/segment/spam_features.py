@@ -8,10 +8,13 @@ script (scripts/train_spam.py), so the model is always fed exactly what it was t
            collapsed, padded with one space each side
   grams    the distinct character 4-grams of norm: the n-gram model's input (presence, not counts),
            as a frozenset of strings for a short text, and for one of KEYS_FROM+ characters as their
-           sorted uint64 keys (gram_key), which numpy makes at a third of the cost; the same set either way
+           sorted integer keys (gram_keys: uint32 of the bytes of ASCII text, else uint64 of the
+           UTF-16 code units), which numpy makes at a third of the cost; the same set either way
   signals  counts of the tell-tale patterns the YouTube training data has too few of to learn
            (money offers, obfuscated words, symbol noise, an author name that is an ad) and of
            "hooks", things a spam comment wants the reader to act on
+  weight   with a GramTable (spam.py passes the model's): the sum of its weights over grams, found
+           in the same numpy search as the phrase marks
 
 Speed matters (the segmenter must do ≥ 1,000 pages/s per core): every costly pattern runs only
 after a cheap test shows it can match, and keyword lists are checked against the 4-gram set first.
@@ -416,7 +419,7 @@ class Signals(NamedTuple):
 
 class Analysis(NamedTuple):
     norm: str
-    grams: frozenset[str] | np.ndarray  # distinct 4-grams: strings, or their sorted gram_keys
+    grams: frozenset[str] | np.ndarray  # distinct 4-grams: strings, or their sorted keys (gram_keys)
     signals: Signals
     weight: int = 0  # the sum of the table's weights over grams (analyze's table argument)
 
@@ -498,6 +501,7 @@ def ngrams(norm: str) -> frozenset[str]:
 # ~6 µs; measured break-even ~60 characters).
 KEYS_FROM = 64
 _KEY_DTYPE = np.dtype("<u8")
+_ASCII_KEY_DTYPE = np.dtype("<u4")
 
 
 def gram_key(gram: str) -> int:
@@ -506,17 +510,27 @@ def gram_key(gram: str) -> int:
     return int.from_bytes(gram.encode("utf-16-le", "surrogatepass"), "little")
 
 
+def ascii_key(gram: str) -> int:
+    """A 4-gram of ASCII characters as a 32-bit integer: its four bytes, little-endian. Among ASCII
+    4-grams, ordered as gram_key orders them; half the width, so sorting and searching cost less."""
+    return int.from_bytes(gram.encode("ascii"), "little")
+
+
 def gram_keys(norm: str) -> np.ndarray | None:
-    """The distinct 4-grams of norm as sorted uint64 keys (gram_key), or None when norm has a
-    character outside the BMP (an emoji), whose UTF-16 form is two units."""
-    b = norm.encode("utf-16-le", "surrogatepass")
+    """The distinct 4-grams of norm as sorted keys: uint32 (ascii_key) when norm is ASCII, as most
+    comments are, else uint64 (gram_key); None when norm has a character outside the BMP (an
+    emoji), whose UTF-16 form is two units."""
     n = len(norm) - NGRAM + 1
-    if len(b) != 2 * len(norm):
-        return None
+    if norm.isascii():
+        b, dtype, step = norm.encode("ascii"), _ASCII_KEY_DTYPE, 1
+    else:
+        b, dtype, step = norm.encode("utf-16-le", "surrogatepass"), _KEY_DTYPE, 2
+        if len(b) != 2 * len(norm):
+            return None
     if n <= 0:
-        return np.empty(0, _KEY_DTYPE)
-    # 8 bytes starting at every 2nd byte: each window of four code units read as one integer
-    k = np.ndarray((n,), _KEY_DTYPE, b, 0, (2,)).copy()
+        return np.empty(0, dtype)
+    # 4 or 8 bytes starting at every code unit: each window of four read as one integer
+    k = np.ndarray((n,), dtype, b, 0, (step,)).copy()
     k.sort()
     first = np.empty(n, np.bool_)
     first[0] = True
@@ -558,31 +572,41 @@ class GramTable(NamedTuple):
     needed. The weights are whole numbers stored as float64 so that a dot product sums them; every
     partial sum is a whole number below 2**53, so it is exact in any order."""
 
-    bounds: np.ndarray  # sorted uint64
+    bounds: np.ndarray  # sorted uint64 (gram_key)
     weight: np.ndarray  # float64 per interval (len(bounds) + 1)
     mark: np.ndarray  # int16 per interval: the key's mark id (_MARK), 0 for none
     weights: dict[str, int]  # the same weights by 4-gram string, for a short text's frozenset
+    ascii: tuple[np.ndarray, np.ndarray, np.ndarray]  # bounds (uint32, ascii_key), weight, mark of the ASCII 4-grams
 
 
-def gram_table(weights: dict[str, int]) -> GramTable:
-    """The lookup table for integer weights by 4-gram (strings of BMP characters)."""
-    by_key = {gram_key(g): w for g, w in weights.items()}
-    marks = {gram_key(g): i for g, i in _MARK.items()}
-    keys = by_key.keys() | marks.keys()
-    if sum(map(abs, by_key.values())) >= 2**53 or 2**64 - 1 in keys:
-        raise ValueError("weights too large to sum exactly in float64, or a key without a successor")
+def _intervals(weights: dict[int, int], marks: dict[int, int], dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """bounds, weight and mark arrays (read-only: every call shares them) for weights and mark ids by key."""
+    keys = weights.keys() | marks.keys()
+    if 2 ** (8 * np.dtype(dtype).itemsize) - 1 in keys:
+        raise ValueError("a key without a successor")
     bounds = sorted(keys | {k + 1 for k in keys})
     at = {b: i + 1 for i, b in enumerate(bounds)}  # the interval [b, next bound)
     weight = np.zeros(len(bounds) + 1, np.float64)
     mark = np.zeros(len(bounds) + 1, np.int16)
-    for k, w in by_key.items():
+    for k, w in weights.items():
         weight[at[k]] = w
     for k, i in marks.items():
         mark[at[k]] = i
-    table = GramTable(np.array(bounds, np.uint64), weight, mark, dict(weights))
-    for a in table[:3]:
-        a.flags.writeable = False  # shared by every call
-    return table
+    out = (np.array(bounds, dtype), weight, mark)
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
+def gram_table(weights: dict[str, int]) -> GramTable:
+    """The lookup table for integer weights by 4-gram (strings of BMP characters)."""
+    if sum(map(abs, weights.values())) >= 2**53:
+        raise ValueError("weights too large to sum exactly in float64")
+    wide = _intervals({gram_key(g): w for g, w in weights.items()}, {gram_key(g): i for g, i in _MARK.items()},
+                      np.uint64)
+    narrow = _intervals({ascii_key(g): w for g, w in weights.items() if g.isascii()},
+                        {ascii_key(g): i for g, i in _MARK.items() if g.isascii()}, np.uint32)
+    return GramTable(*wide, dict(weights), narrow)
 
 
 PHRASES = gram_table({})  # the marks alone (no model): what analyze looks up by default
@@ -590,11 +614,13 @@ _ONES = np.ones(20_000 - NGRAM + 1)  # a dot product with these sums; longer tex
 
 
 def lookup(keys: np.ndarray, table: GramTable) -> tuple[int, list[int]]:
-    """The sum of table weights of the sorted distinct keys, and the mark ids among them."""
-    i = table.bounds.searchsorted(keys, "right")
-    w = table.weight.take(i)
+    """The sum of table weights of the sorted distinct keys (as gram_keys gives them), and the mark
+    ids among them."""
+    bounds, weight, mark = table.ascii if keys.dtype == _ASCII_KEY_DTYPE else table[:3]
+    i = bounds.searchsorted(keys, "right")
+    w = weight.take(i)
     total = w.dot(_ONES[: len(w)] if len(w) <= len(_ONES) else np.ones(len(w)))
-    s = table.mark.take(i)
+    s = mark.take(i)
     return int(total), s[s.nonzero()].tolist()
 
 

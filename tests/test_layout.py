@@ -338,6 +338,7 @@ def test_classify_gates_answer_as_the_patterns_alone(pieces):
     kind = L.classify(text)  # which asks the chatty and pingback questions inline
     assert kind.pingback == (L.PINGBACK.search(text) is not None)
     assert kind.chatty == L._chatty(text, low)
+    assert kind.name == L.name_like(text)
 
 
 LED_PIECES = ["October 3, 2012", "Oct. 3rd", "3 Nov 12", "20. Jul, 2012", "10/28/12", "2012-11-09", "Ann7/10/2012",

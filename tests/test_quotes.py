@@ -363,3 +363,35 @@ def test_words_joined_by_spaces_are_the_same_words(pieces):
 
     words = q._tokens("".join(pieces))
     assert q._tokens(" ".join(words)) == words
+
+
+FOLD_PIECES = ["the statement", "The STATEMENT", "a letter", "post", "ſaid", "SAİD", "saıd", "ReadS", "ſtated", "adds",
+               "Noted", "DECLARES", "warned", "also", "according to", "ACCORDİNG TO", "accordıng\xa0to", "Accordiñg",
+               " ", "  ", ",", "\n", "x", "K", "said", "text"]
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.sampled_from(FOLD_PIECES), max_size=12), st.sampled_from(["", " "]))
+def test_folded_word_checks_never_miss_a_case_insensitive_match(pieces, sep):
+    from builder.segment import quotes as q
+
+    s = sep.join(pieces)
+    assert q._folded_has(s, q._DOC_VERBS) or not q._DOCUMENTS.search(s)
+    assert q._folded_has(s, ("according",)) or not q._ACCORDING.search(s)
+    if q._DOC_NOUN.search(s):
+        assert [m.span() for m in q._documents(s)] == [m.span() for m in q._DOCUMENTS.finditer(s)]
+
+
+ABBREV_PIECES = ["Mr", "Sen", "Calif", "vs", "Sept", "U.S", "R", "D", "a", "I", "ax", "Mass", "Del", "said", "9", ")",
+                 "”", " ", "\n", "-", "é", "É", "x.", "Jr"]
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.sampled_from(ABBREV_PIECES), max_size=8), st.sampled_from(["", " "]), st.integers(0, 12))
+def test_abbreviation_check_answers_as_the_pattern(pieces, sep, lo):
+    from builder.segment import quotes as q
+
+    text = sep.join(pieces) + "."
+    k = len(text) - 1  # the full stop
+    lo = min(lo, k)
+    assert q._abbrev_before(text, lo, k) == (q._ABBREV.search(text, max(lo, k - 8), k) is not None)

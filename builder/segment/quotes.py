@@ -152,18 +152,49 @@ _DOC_NOUN = re.compile(r"\b" + _trie_pattern(_DOC_NOUNS.split()) + r"\b")
 
 
 def _documents(ctx: str) -> list[re.Match]:
-    return list(_DOCUMENTS.finditer(ctx)) if _DOC_NOUN.search(ctx) else []
+    return list(_DOCUMENTS.finditer(ctx)) if _folded_has(ctx, _DOC_VERBS) and _DOC_NOUN.search(ctx) else []
+
+
+# re.I lets ı and İ match i, and ſ match s, beside each letter's cases (checked on every code point): once
+# lowered and those folded, a text an re.I pattern matches holds the pattern's words in lowercase ASCII.
+_FOLD = str.maketrans({"ſ": "s", "ı": "i", "\u0307": None})  # "İ".lower() is i + U+0307
+_DOC_VERBS = ("read", "said", "says", "state", "add", "note", "declare", "warn")  # every _DOCUMENTS match has one
+
+
+def _folded_has(s: str, words: tuple[str, ...]) -> bool:
+    """Whether s could hold one of these lowercase ASCII words for an re.I pattern (a necessary condition)."""
+    t = s.lower()
+    if not t.isascii():
+        t = t.translate(_FOLD)
+    return any(w in t for w in words)
 
 
 _ACCORDING = re.compile(r"\baccording\s+to\s+", re.I)
 _DASH_SIGN = re.compile(r"^[\s\xa0]*[―—–-]{1,2}[\s\xa0]*(?=[A-Z@])")
 _WORD = re.compile(r"[^\W_][\w’'.\-&]*|[,;:()\[\]—–―]")
 _SENT_END = re.compile(r"[.!?…]+[\"”’)]*(?=[\s\xa0]+[\"“‘(]?[A-Z0-9])|[\n]")
-_ABBREV = re.compile(
-    r"(?:\b(?:Mr|Mrs|Ms|Dr|Sen|Rep|Reps|Gov|Gen|Lt|Col|Capt|Sgt|Prof|Rev|St|Jr|Sr|Inc|Corp|Co|Ltd|No|vs|Vol|"
-    r"Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec|Ft|Mt|Pres|Atty|Supt|Cmdr|Adm|Maj|Sens|Govs|Mass|Calif|Fla|"
-    r"Ariz|Ill|Mich|Penn|Wis|Minn|Tenn|Ky|Va|Ga|Ala|Miss|Conn|Colo|Nev|Ore|Wash|Del|Md|Okla|Neb|Kan|Ark|"
-    r"La|Tex|Ind|Mo|Mont|Wyo|Del|R|D|I)|\b[A-Z]|\b(?:[A-Z]\.)+[A-Z])$")
+_ABBREVS = ("Mr|Mrs|Ms|Dr|Sen|Rep|Reps|Gov|Gen|Lt|Col|Capt|Sgt|Prof|Rev|St|Jr|Sr|Inc|Corp|Co|Ltd|No|vs|Vol|"
+            "Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec|Ft|Mt|Pres|Atty|Supt|Cmdr|Adm|Maj|Sens|Govs|Mass|Calif|Fla|"
+            "Ariz|Ill|Mich|Penn|Wis|Minn|Tenn|Ky|Va|Ga|Ala|Miss|Conn|Colo|Nev|Ore|Wash|Del|Md|Okla|Neb|Kan|Ark|"
+            "La|Tex|Ind|Mo|Mont|Wyo|Del|R|D|I")
+_ABBREV = re.compile(r"(?:\b(?:" + _ABBREVS + r")|\b[A-Z]|\b(?:[A-Z]\.)+[A-Z])$")
+# Every _ABBREV match ends in an ASCII letter, and in a lowercase one only as one of these words.
+_ABBREV_LOWER_END = tuple(a for a in _ABBREVS.split("|") if a[-1].islower())
+
+
+def _abbrev_before(text: str, lo: int, k: int) -> bool:
+    """_ABBREV.search(text, max(lo, k - 8), k): an abbreviation ends right before the full stop at k. The
+    pattern is tried only when the word before k ends as one can (most full stops follow ordinary words)."""
+    a = max(lo, k - 8)
+    j = k - 1 if k > a and text[k - 1] == "\n" else k  # `$` also matches before a last newline
+    if j > a:
+        c = text[j - 1]
+        if "a" <= c <= "z":
+            if not text.endswith(_ABBREV_LOWER_END, a, j):
+                return False
+        elif not "A" <= c <= "Z":
+            return False
+    return _ABBREV.search(text, a, k) is not None
 
 PRONOUNS = {"he", "she", "it", "they", "we", "i", "you"}
 _DETERMINERS = {"the", "a", "an", "another", "one", "his", "her", "its", "their", "our", "my", "your", "this",
@@ -322,7 +353,7 @@ def _sentence_start(text: str, lo: int, i: int, starts: list[int] | None = None)
         if m.group() == "\n":
             s = m.end()
             continue
-        if _ABBREV.search(text, max(lo, m.start() - 8), m.start()):
+        if _abbrev_before(text, lo, m.start()):
             continue
         s = m.end()
     return s
@@ -332,7 +363,7 @@ def _sentence_end(text: str, i: int, hi: int, starts: list[int] | None = None) -
     for m in _sent_ends(text, i, hi, starts):
         if m.group() == "\n":
             return m.start()
-        if _ABBREV.search(text, max(i, m.start() - 8), m.start()):
+        if _abbrev_before(text, i, m.start()):
             continue
         return m.end()
     return hi
@@ -600,7 +631,7 @@ def _tight_after(ctx: str, new_sentence: bool, whole: bool = True) -> str | None
         if new_sentence or v.group() in _WEAK_VERBS and v.group() not in _INVERTED_OK or v.group().endswith("ing"):
             return None
         return _np_after(lead[v.end():])
-    d = _DOCUMENTS.match(lead)
+    d = _DOCUMENTS.match(lead) if _folded_has(lead, _DOC_VERBS) else None
     if d:
         return d.group(1)
     v = _VERB.search(lead, 0, 120)
@@ -670,7 +701,7 @@ def _loose_after(ctx: str) -> str | None:
     docs = _documents(ctx)
     if docs:
         return docs[0].group(1)
-    a = _ACCORDING.search(ctx)
+    a = _ACCORDING.search(ctx) if _folded_has(ctx, ("according",)) else None
     if a:
         return _np_after(ctx[a.end():])
     return None
@@ -691,8 +722,9 @@ def _verbs(ctx: str) -> tuple[re.Match, ...]:
 def _before_attribution(ctx: str) -> str | None:
     """Speaker in the sentence before an opening mark."""
     a = None
-    for a in _ACCORDING.finditer(ctx):
-        pass
+    if _folded_has(ctx, ("according",)):
+        for a in _ACCORDING.finditer(ctx):
+            pass
     verbs = _verbs(ctx)
     d = None
     if verbs:  # a document only matters as the subject of one of the verbs

@@ -252,6 +252,20 @@ def test_cheap_tests_before_patterns_miss_nothing(text):
         assert s.encode("ascii").translate(spam_features._DIGITS_ASCII).decode("ascii") == spam_features._DIGITS.sub("0", s)
 
 
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(list("ab-- _1é字 .") + ["goo", "e-mail", "x-", "-y"]), max_size=40).map("".join))
+def test_one_letter_piece_test_holds_wherever_a_word_is_unsplit(text):
+    """Disguised words are looked for only where _ONE_LETTER_PIECE matches: wherever _unsplit_all
+    joins a word, it does."""
+    s = " ".join(text.split())
+    if spam_features._unsplit_all(s)[1]:
+        assert spam_features._ONE_LETTER_PIECE.search(s)
+    for word in ("goo-g-le", "p-e-r", "a-b", "ab-c", "éa-字-x", "(g-o)"):
+        assert spam_features._ONE_LETTER_PIECE.search(word) and spam_features._unsplit_all(word)[1]
+    for word in ("well-known", " - ", "de-facto", "ab-cd", "1-2"):
+        assert not spam_features._ONE_LETTER_PIECE.search(word), word
+
+
 def test_noise_shape_holds_every_noisy_character_and_letter():
     """_NOISE_SHAPE is tested before the noise hint, so it must match wherever the hint does: its
     classes hold every character of the hint's (a noisy one, a letter), over all of Unicode."""

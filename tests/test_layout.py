@@ -316,7 +316,8 @@ GATE_PIECES = ["pingback", "Trackback", "pıngback", "PİNGBACK", "[...]", "[…
                "ADD  YOUR TWO CENTS", "Copyright 2012", "© Ann", "Read more here:", "like and share", "!!", "?!",
                ":)", ";-D", ":D", "@ann", " @", "October 29, 2012", "ElizabethOctober 29, 2012",
                "Petal26 October 2012", "6 pts", "http://ann.example/ Ann", "https://x", "Ann", "says", ":", " ",
-               "\t", "ſ", "ı", "İ", "7", ".", "٣", "0", "9"]
+               "\t", "ſ", "ı", "İ", "7", ".", "٣", "0", "9", "Spread the word", "ſpread the word", "Older posts by",
+               "RSS feed for", "Please adhere to our comment", "Like and share", "Share this:", "Tags: a"]
 
 
 @settings(max_examples=400, deadline=None)
@@ -339,6 +340,8 @@ def test_classify_gates_answer_as_the_patterns_alone(pieces):
     assert kind.pingback == (L.PINGBACK.search(text) is not None)
     assert kind.chatty == L._chatty(text, low)
     assert kind.name == L.name_like(text)
+    n = len(text)
+    assert kind.tail == (n <= 80 and L.TAIL.match(text) is not None or n <= 600 and L.TAIL_LONG.match(text) is not None)
 
 
 LED_PIECES = ["October 3, 2012", "Oct. 3rd", "3 Nov 12", "20. Jul, 2012", "10/28/12", "2012-11-09", "Ann7/10/2012",

@@ -222,8 +222,12 @@ def _chatty_marks(text: str) -> bool:
     return (":" in text or ";" in text) and _SMILEY(text) is not None
 
 
+_TAIL_LONG_FIRST = frozenset("clopsr©ſ")  # the line-start branches' first characters, lower-cased (re.I: ſ is s)
+
+
 def _tail_long(text: str, low: str) -> bool:
-    return _TAIL_LONG_HEAD(text) is not None or "add" in low and _TAIL_LONG_ANY(text) is not None
+    return (low[:1] in _TAIL_LONG_FIRST and _TAIL_LONG_HEAD(text) is not None
+            or "add" in low and _TAIL_LONG_ANY(text) is not None)
 
 
 def _pingback(text: str, low: str) -> bool:

@@ -164,7 +164,7 @@ _DOC_VERBS = ("read", "said", "says", "state", "add", "note", "declare", "warn")
 def _folded_has(s: str, words: tuple[str, ...]) -> bool:
     """Whether s could hold one of these lowercase ASCII words for an re.I pattern (a necessary condition)."""
     t = s.lower()
-    if not t.isascii():
+    if not t.isascii() and ("ſ" in t or "ı" in t or "\u0307" in t):
         t = t.translate(_FOLD)
     return any(w in t for w in words)
 
@@ -180,6 +180,7 @@ _ABBREVS = ("Mr|Mrs|Ms|Dr|Sen|Rep|Reps|Gov|Gen|Lt|Col|Capt|Sgt|Prof|Rev|St|Jr|Sr
 _ABBREV = re.compile(r"(?:\b(?:" + _ABBREVS + r")|\b[A-Z]|\b(?:[A-Z]\.)+[A-Z])$")
 # Every _ABBREV match ends in an ASCII letter, and in a lowercase one only as one of these words.
 _ABBREV_LOWER_END = tuple(a for a in _ABBREVS.split("|") if a[-1].islower())
+_ABBREV_LOWER_LAST2 = frozenset(a[-2:] for a in _ABBREV_LOWER_END)  # all are two letters or longer
 
 
 def _abbrev_before(text: str, lo: int, k: int) -> bool:
@@ -190,7 +191,7 @@ def _abbrev_before(text: str, lo: int, k: int) -> bool:
     if j > a:
         c = text[j - 1]
         if "a" <= c <= "z":
-            if not text.endswith(_ABBREV_LOWER_END, a, j):
+            if text[j - 2: j] not in _ABBREV_LOWER_LAST2 or not text.endswith(_ABBREV_LOWER_END, a, j):
                 return False
         elif not "A" <= c <= "Z":
             return False

@@ -292,6 +292,13 @@ def test_4gram_keys_on_long_comments():
         assert ngram_logit(gram_keys(a.norm)) == ngram_logit(ngrams(a.norm))
     emoji = analyze("check out my channel 😀 " * 10, None)
     assert isinstance(emoji.grams, frozenset) and emoji.signals.hooks == 2  # check out my, my channel
+    # more distinct 4-grams than the summing vector of ones holds, in ASCII and in wider text
+    rng = __import__("random").Random(0)
+    for alphabet in ("abcdefghij klmnop", "abcdefghij klmnopé"):
+        norm = analyze("".join(rng.choice(alphabet) for _ in range(30_000)), None).norm
+        keys = gram_keys(norm)
+        assert len(keys) > len(spam_features._ONES) and keys.dtype == (np.uint32 if norm.isascii() else np.uint64)
+        assert ngram_logit(keys) == ngram_logit(ngrams(norm))
 
 
 def test_same_scores_under_any_hash_seed():

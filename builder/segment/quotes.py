@@ -67,11 +67,21 @@ _MARK = re.compile(r'["“”„‟«»]')
 _MARKS = '"“”„‟«»'
 
 
+# (the last document find_quotes saw, the mark characters in it): one tuple, replaced whole, so that threads
+# sharing the module never read one document's marks for another
+_present: list[tuple[str | None, str]] = [(None, "")]
+
+
 def _mark_positions(text: str, start: int, end: int) -> list[int]:
     """Where _MARK matches in text[start:end], in order: one str.find scan per mark is ~15x faster than the
-    regex, whose class of non-Latin-1 characters is tried at every position."""
+    regex, whose class of non-Latin-1 characters is tried at every position. The segmenter asks for each
+    container of a document in turn: which marks the document has at all is found once."""
+    seen, present = _present[0]
+    if seen is not text:
+        present = "".join(ch for ch in _MARKS if ch in text)
+        _present[0] = (text, present)
     found: list[int] = []
-    for ch in _MARKS:
+    for ch in present:
         i = text.find(ch, start, end)
         while i >= 0:
             found.append(i)
@@ -152,7 +162,7 @@ _DOC_NOUN = re.compile(r"\b" + _trie_pattern(_DOC_NOUNS.split()) + r"\b")
 
 
 def _documents(ctx: str) -> list[re.Match]:
-    return list(_DOCUMENTS.finditer(ctx)) if _folded_has(ctx, _DOC_VERBS) and _DOC_NOUN.search(ctx) else []
+    return list(_DOCUMENTS.finditer(ctx)) if _may_hold_document(ctx) and _DOC_NOUN.search(ctx) else []
 
 
 # re.I lets ı and İ match i, and ſ match s, beside each letter's cases (checked on every code point): once
@@ -161,12 +171,25 @@ _FOLD = str.maketrans({"ſ": "s", "ı": "i", "\u0307": None})  # "İ".lower() is
 _DOC_VERBS = ("read", "said", "says", "state", "add", "note", "declare", "warn")  # every _DOCUMENTS match has one
 
 
-def _folded_has(s: str, words: tuple[str, ...]) -> bool:
-    """Whether s could hold one of these lowercase ASCII words for an re.I pattern (a necessary condition)."""
+def _folded(s: str) -> str:
+    """s as an re.I pattern's lowercase ASCII words must appear in it, if it matches."""
     t = s.lower()
     if not t.isascii() and ("ſ" in t or "ı" in t or "\u0307" in t):
         t = t.translate(_FOLD)
+    return t
+
+
+def _folded_has(s: str, words: tuple[str, ...]) -> bool:
+    """Whether s could hold one of these lowercase ASCII words for an re.I pattern (a necessary condition)."""
+    t = _folded(s)
     return any(w in t for w in words)
+
+
+def _may_hold_document(s: str) -> bool:
+    """_folded_has(s, _DOC_VERBS), spelled out: it runs on most sentences."""
+    t = _folded(s)
+    return ("said" in t or "says" in t or "read" in t or "state" in t or "add" in t or "note" in t or "warn" in t
+            or "declare" in t)
 
 
 _ACCORDING = re.compile(r"\baccording\s+to\s+", re.I)
@@ -632,7 +655,7 @@ def _tight_after(ctx: str, new_sentence: bool, whole: bool = True) -> str | None
         if new_sentence or v.group() in _WEAK_VERBS and v.group() not in _INVERTED_OK or v.group().endswith("ing"):
             return None
         return _np_after(lead[v.end():])
-    d = _DOCUMENTS.match(lead) if _folded_has(lead, _DOC_VERBS) else None
+    d = _DOCUMENTS.match(lead) if _may_hold_document(lead) else None
     if d:
         return d.group(1)
     v = _VERB.search(lead, 0, 120)
@@ -702,7 +725,7 @@ def _loose_after(ctx: str) -> str | None:
     docs = _documents(ctx)
     if docs:
         return docs[0].group(1)
-    a = _ACCORDING.search(ctx) if _folded_has(ctx, ("according",)) else None
+    a = _ACCORDING.search(ctx) if "according" in _folded(ctx) else None
     if a:
         return _np_after(ctx[a.end():])
     return None
@@ -723,7 +746,7 @@ def _verbs(ctx: str) -> tuple[re.Match, ...]:
 def _before_attribution(ctx: str) -> str | None:
     """Speaker in the sentence before an opening mark."""
     a = None
-    if _folded_has(ctx, ("according",)):
+    if "according" in _folded(ctx):
         for a in _ACCORDING.finditer(ctx):
             pass
     verbs = _verbs(ctx)
@@ -868,6 +891,13 @@ def _subject_fallback(ctx: str) -> str | None:
 _NOT_A_SPEAKER = re.compile(
     r"(?:According|Based|Asked|Speaking|Meanwhile|However|Also|Still|Later|Earlier|Then|In|On|At|After|Before|"
     r"During|Since|While|When|As|If|Although|Though|Because|For|From|With|Without|Despite|Under|Over)\b")
+
+
+@lru_cache(maxsize=2048)
+def _not_a_speaker(speaker: str) -> bool:
+    return _NOT_A_SPEAKER.match(speaker) is not None
+
+
 # Capitalized only because they open the sentence: contractions, imperatives, question words.
 _NOT_A_SUBJECT = re.compile(
     r"(?:[A-Z]\w*[’'](?:t|m|re|ve|ll|d)\b|(?:It|That|There|What|Here|He|She|Who)[’']s\b|"
@@ -1000,7 +1030,7 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
         if speaker is None and not text[para_lo:o].strip() and _QUOTE_PARA.match(text, o, para_hi):
             # a paragraph that is one quote, after a paragraph about someone: `Valastro praised …¶“We need …”`
             speaker, route = _previous_paragraph_speaker(text, start, para_lo), "prev_para"
-        if speaker is not None and _NOT_A_SPEAKER.match(speaker):
+        if speaker is not None and _not_a_speaker(speaker):
             speaker, resolved = None, None  # `According …`, `Based on …`: a sentence opener, not a name
         if speaker is None:
             route = "none"

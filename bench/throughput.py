@@ -79,20 +79,42 @@ SPAM = ["Earn $80 an hour from home with Goo-gle! I made $9,300 last month. Star
         "I quit my job and now make $500 a day online. See how: http://earn-fast.example/join?id={n}"]
 
 
+SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+DETAILS = ["near {place}", "in the {word} district", "after {n} residents of {place} wrote in",
+           "on the {word} road", "at a cost of {n} thousand", "with {n} {word} permits", "in {place}"]
+
+
+def _word(rng: random.Random) -> str:
+    """A made-up word: real text rarely repeats a sentence, and the generated pages must not either
+    (the segmenter keeps small caches of pure functions, which a corpus of a few hundred distinct
+    sentences would flatter)."""
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3)))
+
+
+def _detail(rng: random.Random) -> str:
+    return rng.choice(DETAILS).format(place=_word(rng).capitalize(), word=_word(rng), n=rng.randint(2, 999))
+
+
 def _name(rng: random.Random) -> str:
-    return f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+    last = rng.choice(LAST) if rng.random() < 0.3 else _word(rng).capitalize()
+    return f"{rng.choice(FIRST)} {last}"
 
 
 def _sentence(rng: random.Random) -> str:
-    return f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(TAILS)}."
+    return f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {_detail(rng)} {rng.choice(TAILS)}."
 
 
 def _quote_paragraph(rng: random.Random) -> str:
     speaker = rng.choice([_name(rng), rng.choice(ROLES)])
-    claim = rng.choice(CLAIMS)
+    claim = f"{rng.choice(CLAIMS)} {_detail(rng)}"
     if rng.random() < 0.5:
         return f"\u201c{claim},\u201d {speaker} {rng.choice(SAYS)}. {_sentence(rng)}"
     return f"{_sentence(rng)} {speaker[0].upper() + speaker[1:]} said: \u201c{claim}.\u201d"
+
+
+def _comment_sentence(rng: random.Random) -> str:
+    body = rng.choice(COMMENT_BODIES)
+    return body if rng.random() < 0.5 else f"{body[:-1]} {_detail(rng)}{body[-1]}"
 
 
 def generate_page(rng: random.Random, n: int, target_chars: int) -> str:
@@ -112,12 +134,12 @@ def generate_page(rng: random.Random, n: int, target_chars: int) -> str:
         if depth_of_last is not None and rng.random() < 0.4:  # a reply under the previous comment
             indent = "    " + "  " * (depth_of_last + 1)
             body = (SPAM[rng.randrange(len(SPAM))].format(n=n) if rng.random() < 0.15
-                    else " ".join(rng.choice(COMMENT_BODIES) for _ in range(rng.randint(1, 3))))
+                    else " ".join(_comment_sentence(rng) for _ in range(rng.randint(1, 3))))
             block = [f"{indent}\u2022 {_name(rng).replace(' ', '') if rng.random() < 0.3 else _name(rng)}", "",
                      f"{indent}  {body}", ""]
             depth_of_last = min(depth_of_last + 1, 2)
         else:
-            body = " ".join(rng.choice(COMMENT_BODIES) for _ in range(rng.randint(1, 4)))
+            body = " ".join(_comment_sentence(rng) for _ in range(rng.randint(1, 4)))
             block = [f"    {_name(rng)}, {body}", ""]
             depth_of_last = 0
         parts += block

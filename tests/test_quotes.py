@@ -159,6 +159,16 @@ def test_quotes_inside_comments_count():
     ("Husted continued by saying, “Repairs begin Monday.”", "Repairs begin Monday.", "Husted"),
     ("As the Gazette’s Ida Holm puts it, “The ferries are the real bridges.”", "The ferries are the real bridges.",
      "the Gazette’s Ida Holm"),
+    # a participle phrase between the subject and its verb; `of two` ends a noun phrase
+    ("Riders waiting at the dock chanted “Bring back the boat!” until dark.", "Bring back the boat!", "Riders"),
+    ("A harbor official speaking to the Gazette said, “The piers will reopen.”", "The piers will reopen.",
+     "A harbor official"),
+    ("Asked about it, the 40-year-old father of two replied, “We need the late boat.”", "We need the late boat.",
+     "the 40-year-old father of two"),
+    ("Moss, during a town hall meeting in Bergen, said “We will fix it.”", "We will fix it.", "Moss"),
+    # `X scolded him: “…,” she said`: the pronoun after the quote is the subject of the introduction
+    ("Council member Ann Lee scolded him: “The ferry plan is wrong,” she said.", "The ferry plan is wrong,",
+     "Council member Ann Lee"),
 ])
 def test_speech_verbs(text, quoted, speaker):
     (q,) = quotes_of(text)

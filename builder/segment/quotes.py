@@ -486,15 +486,30 @@ def _subject_before(s: str) -> str | None:
             if not (low.endswith(_AGENT) or _det_within(words)):
                 break
         np.insert(0, words.pop())
-        if low in _DETERMINERS:
-            break
+        if low in _DETERMINERS and not (low in ("two", "three") and len(np) == 1 and words and words[-1] == "of"):
+            break  # but `the mother of three`
         if len(np) >= 9:
             break
+    if len(words) >= 3 and words[-1] in _PARTICIPLE_LINKS and words[-2].endswith("ing") and words[-2].islower() \
+            and words[-2] not in _ING_NOUNS:
+        # `Protesters marching through the streets chanted`: the noun before the participle phrase
+        sp = _subject_before(" ".join(words[:-2]))
+        if sp:
+            return sp
     while np and np[0] in _NP_LINKS:  # exact case: "al" links a name, "Al" is one
         np.pop(0)
     if not _looks_like_np(np):
         return None
     return _clean(np)
+
+
+_PARTICIPLE_LINKS = {"through", "to", "in", "on", "at", "from", "into", "outside", "inside", "near", "with", "for"}
+# -ing words that are nouns (`a town hall meeting in Columbus`), not participles
+_ING_NOUNS = {"meeting", "building", "hearing", "briefing", "morning", "evening", "wedding", "gathering", "spring",
+              "thing", "nothing", "something", "anything", "everything", "king", "ring", "string", "wing", "ceiling",
+              "bombing", "shooting", "killing", "funding", "ruling", "filing", "training", "housing", "spending",
+              "polling", "landing", "opening", "ending", "setting", "painting", "offering", "reading",
+              "listening", "swearing", "signing", "screening", "fundraising", "campaigning", "timing", "standing"}
 
 
 _AGENT = ("s", "er", "or", "ist", "ian", "ant", "ent", "man", "woman", "person", "one", "body")
@@ -1012,7 +1027,11 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
             speaker, route = _loose_after(after), "loose"
         if speaker is not None and speaker.lower() in PRONOUNS and not starts_sentence:
             # `DuVernay said she felt … because “…,” she said`: the named subject of the sentence
-            speaker = _named_subject_before(before) or speaker
+            subject = _named_subject_before(before)
+            if subject is None and before.rstrip().endswith(":"):
+                subject = _before_attribution(before)  # `Sen. Ann Lee scolded him: “…,” she said`
+                subject = subject if _named(subject) else None
+            speaker = subject or speaker
         if speaker is None:
             speaker, route = (None if tried_before else _before_attribution(before)), "before"
         if speaker is None and starts_sentence:

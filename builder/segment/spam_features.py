@@ -583,20 +583,29 @@ class GramTable(NamedTuple):
     ascii: tuple[np.ndarray, np.ndarray, np.ndarray]  # bounds (uint32, ascii_key), weight, mark of the ASCII 4-grams
 
 
-def _intervals(weights: dict[int, int], marks: dict[int, int], dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """bounds, weight and mark arrays (read-only: every call shares them) for weights and mark ids by key."""
-    keys = weights.keys() | marks.keys()
-    if 2 ** (8 * np.dtype(dtype).itemsize) - 1 in keys:
+def _keys_of(grams: list[str], dtype: np.dtype) -> np.ndarray:
+    """gram_key (uint64) or ascii_key (uint32) of each 4-gram, all at once: one encoding of them all."""
+    text = "".join(grams)
+    b = text.encode("ascii") if dtype == _ASCII_KEY_DTYPE else text.encode("utf-16-le", "surrogatepass")
+    if len(b) != dtype.itemsize * len(grams):
+        raise ValueError("a 4-gram that is not four characters of the Basic Multilingual Plane")
+    return np.frombuffer(b, dtype).astype(dtype.newbyteorder("="))
+
+
+def _intervals(grams: list[str], values: list[int], dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """bounds, weight and mark arrays (read-only: every call shares them) for the weights of grams
+    (values) and the marks among grams of that key width."""
+    marks = [g for g in _MARK if dtype == _KEY_DTYPE or g.isascii()]
+    keys, mark_keys = _keys_of(grams, dtype), _keys_of(marks, dtype)
+    every = np.concatenate([keys, mark_keys])
+    if len(every) and every.max() == np.iinfo(every.dtype).max:
         raise ValueError("a key without a successor")
-    bounds = sorted(keys | {k + 1 for k in keys})
-    at = {b: i + 1 for i, b in enumerate(bounds)}  # the interval [b, next bound)
-    weight = np.zeros(len(bounds) + 1, np.float64)
+    bounds = np.unique(np.concatenate([every, every + 1]))
+    weight = np.zeros(len(bounds) + 1, np.float64)  # interval i + 1 is [bounds[i], bounds[i + 1])
+    weight[bounds.searchsorted(keys) + 1] = values
     mark = np.zeros(len(bounds) + 1, np.int16)
-    for k, w in weights.items():
-        weight[at[k]] = w
-    for k, i in marks.items():
-        mark[at[k]] = i
-    out = (np.array(bounds, dtype), weight, mark)
+    mark[bounds.searchsorted(mark_keys) + 1] = [_MARK[g] for g in marks]
+    out = (bounds, weight, mark)
     for a in out:
         a.flags.writeable = False
     return out
@@ -606,11 +615,9 @@ def gram_table(weights: dict[str, int]) -> GramTable:
     """The lookup table for integer weights by 4-gram (strings of BMP characters)."""
     if sum(map(abs, weights.values())) >= 2**53:
         raise ValueError("weights too large to sum exactly in float64")
-    wide = _intervals({gram_key(g): w for g, w in weights.items()}, {gram_key(g): i for g, i in _MARK.items()},
-                      np.uint64)
-    narrow = _intervals({ascii_key(g): w for g, w in weights.items() if g.isascii()},
-                        {ascii_key(g): i for g, i in _MARK.items() if g.isascii()}, np.uint32)
-    return GramTable(*wide, dict(weights), narrow)
+    narrow = [g for g in weights if g.isascii()]
+    return GramTable(*_intervals(list(weights), list(weights.values()), _KEY_DTYPE), dict(weights),
+                     _intervals(narrow, [weights[g] for g in narrow], _ASCII_KEY_DTYPE))
 
 
 PHRASES = gram_table({})  # the marks alone (no model): what analyze looks up by default

@@ -183,14 +183,8 @@ def _folded(s: str) -> str:
     return t
 
 
-def _folded_has(s: str, words: tuple[str, ...]) -> bool:
-    """Whether s could hold one of these lowercase ASCII words for an re.I pattern (a necessary condition)."""
-    t = _folded(s)
-    return any(w in t for w in words)
-
-
 def _may_hold_document(s: str) -> bool:
-    """_folded_has(s, _DOC_VERBS), spelled out: it runs on most sentences."""
+    """Whether s holds one of _DOC_VERBS once folded (spelled out: it runs on most sentences)."""
     t = _folded(s)
     return ("said" in t or "says" in t or "read" in t or "state" in t or "add" in t or "note" in t or "warn" in t
             or "declare" in t)
@@ -223,6 +217,7 @@ def _abbrev_before(text: str, lo: int, k: int) -> bool:
         elif not "A" <= c <= "Z":
             return False
     return _ABBREV.search(text, a, k) is not None
+
 
 PRONOUNS = {"he", "she", "it", "they", "we", "i", "you"}
 _DETERMINERS = {"the", "a", "an", "another", "one", "his", "her", "its", "their", "our", "my", "your", "this",
@@ -355,7 +350,7 @@ def _sent_starts(text: str, lo: int, hi: int) -> list[int]:
 def _sent_ends(text: str, lo: int, hi: int, starts: list[int] | None = None):
     """_SENT_END.finditer(text, lo, hi): every match starts with one of .!?…⏎, so the regex is tried only
     there (found by str.find) instead of at every position, which was a third of the time on long paragraphs.
-    `starts`: _sent_starts over a span that holds [lo, hi), found once for all the quotes of a container."""
+    `starts`: _sent_starts over a span that holds [lo, hi), found once for all the quotes of a paragraph."""
     if starts is None:
         starts, n = _sent_starts(text, lo, hi), 0
     else:
@@ -374,7 +369,7 @@ def _sent_ends(text: str, lo: int, hi: int, starts: list[int] | None = None):
 def _sentence_start(text: str, lo: int, i: int, starts: list[int] | None = None) -> int:
     """Start of the sentence that holds position i, not before lo (a paragraph start)."""
     s = lo
-    # the lookahead needs the characters at i; a match starting past the container's `starts` would end after i
+    # the lookahead needs the characters at i; a match starting past the paragraph's `starts` would end after i
     for m in _sent_ends(text, lo, i + 3, starts):
         if m.end() > i:
             break

@@ -13,10 +13,10 @@ How a quote is found:
   halves     “…,” she said, “…” gives two quote records (each a contiguous span) with the same speaker.
   not quotes one- or two-word quotes with no speech verb and no named subject in their sentence (scare
              quotes); Title Case quotes of up to seven words right after a possessive (`his 1994 “…”`), a
-             preposition, a sentence-opening `On`/`In` or a naming word (`on CBS’s “Face the Nation”`, `a show
+             preposition, a sentence-opening `On`/`In` or a naming word (`on Channel 9’s “Sunday Ledger”`, `a show
              called “…”`, `titled “…”`), or next to a kind of work with no speech verb before them (`the
              reality show “…”`, `the “…” actress`, `“…” signs`): titles; a capitalized word or two inside a
-             name (`Gov. C.L. “Butch” Otter`): nicknames; a short quote followed by its definition (`a “…,”
+             name (`Sen. R.J. “Dusty” Calloway`): nicknames; a short quote followed by its definition (`a “…,”
              which is defined as`, `“…,” the notion that`): a term.
 
 How the speaker is found, first match wins:
@@ -486,12 +486,12 @@ def _subject_before(s: str) -> str | None:
                 break
         np.insert(0, words.pop())
         if low in _DETERMINERS and not (low in ("two", "three") and len(np) == 1 and words and words[-1] == "of"):
-            break  # but `the mother of three`
+            break  # but `the father of two`
         if len(np) >= 9:
             break
     if len(words) >= 3 and words[-1] in _PARTICIPLE_LINKS and words[-2].endswith("ing") and words[-2].islower() \
             and words[-2] not in _ING_NOUNS:
-        # `Protesters marching through the streets chanted`: the noun before the participle phrase
+        # `Workers walking out of the plant chanted`: the noun before the participle phrase
         sp = _subject_before(" ".join(words[:-2]))
         if sp:
             return sp
@@ -626,7 +626,7 @@ def _name_ahead(words: list[str], i: int) -> bool:
 
 
 # What follows an opening past participle or adverb (`Asked about …,`, `Hastily, …`); a name that merely ends like
-# one is followed by its verb (`Husted continued by saying, “…`).
+# one is followed by its verb (`Bransted continued by saying, “…`).
 _OPENER_NEXT = {",", "about", "by", "to", "with", "for", "from", "in", "on", "at", "after", "before", "over", "into",
                 "through", "during", "the", "a", "an", "his", "her", "their", "its", "this", "that", "up", "out", "off",
                 "as", "under", "against", "upon", "outside", "inside", "near", "since"}
@@ -951,8 +951,8 @@ _TITLE_WORD = re.compile(r"^(?:[A-Z0-9][\w’'.\-&!?:]*|of|the|a|an|and|in|on|fo
 
 
 def _is_title_case(s: str) -> bool:
-    """Every word capitalized but the small ones, up to seven words: `Face the Nation`, `13th`,
-    `Sharknado 3: Oh Hell No!`."""
+    """Every word capitalized but the small ones, up to seven words: `Sunday Ledger`, `12th`,
+    `Rivertown 2: The Flood Returns!`."""
     ws = s.strip(" .,!?;:").split(maxsplit=7)  # an eighth item: more than seven words
     return 0 < len(ws) <= 7 and all(_TITLE_WORD.match(w.strip(",.!?;:")) for w in ws) and ws[0][:1].isalnum()
 
@@ -1057,12 +1057,12 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
             continue  # a scare quote
         if _naming(before) or _is_title_case(inner) and (_TITLE_CONTEXT.search(before) or (
                 not verb_before and (_WORK_BEFORE.search(before) or _WORK_AFTER.match(after)))):
-            continue  # a title of a work, a show or a slogan: `a show called “…”`, `on CBS’s “Face the Nation”`,
+            continue  # a title of a work, a show or a slogan: `a show called “…”`, `on Channel 9’s “Sunday Ledger”`,
             # `the reality show “…”`, `the “…” actress`, `his 1994 “…”`
         if n_words <= 2 and _NICKNAME.match(inner) and _NAME_END.search(before) and _NAME_NEXT.match(after):
-            continue  # a nickname inside a name: `Gov. C.L. “Butch” Otter`
+            continue  # a nickname inside a name: `Sen. R.J. “Dusty” Calloway`
         if n_words <= 4 and _DEFINED_AFTER.match(after) and not verb_before:
-            continue  # a term being defined: `a “targeted employment area,” which is defined as …`
+            continue  # a term being defined: `a “priority repair zone,” which is defined as …`
         if speaker is not None and resolved is None:
             resolved = _resolve(speaker, named)
             if _named(speaker):

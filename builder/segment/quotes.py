@@ -224,7 +224,7 @@ _DETERMINERS = {"the", "a", "an", "another", "one", "his", "her", "its", "their"
                 "that", "these", "those", "some", "several", "many", "two", "three", "both", "each", "other"}
 # Lowercase words that can sit inside a speaker's noun phrase.
 _NP_LINKS = {"of", "for", "at", "de", "la", "van", "von", "da", "del", "bin", "al", "and", "’s", "'s"}
-# Words between a subject and its speech verb: "he also said", "Trump has repeatedly said".
+# Words between a subject and its speech verb: "he also said", "the mayor has repeatedly said".
 _AUX = {"also", "later", "earlier", "then", "further", "previously", "repeatedly", "recently", "once", "has",
         "had", "have", "will", "would", "could", "might", "may", "did", "does", "do", "again", "simply",
         "just", "flatly", "publicly", "privately", "quickly", "immediately", "often", "frequently", "reportedly",
@@ -503,7 +503,7 @@ def _subject_before(s: str) -> str | None:
 
 
 _PARTICIPLE_LINKS = {"through", "to", "in", "on", "at", "from", "into", "outside", "inside", "near", "with", "for"}
-# -ing words that are nouns (`a town hall meeting in Columbus`), not participles
+# -ing words that are nouns (`a town hall meeting in Dunmore`), not participles
 _ING_NOUNS = {"meeting", "building", "hearing", "briefing", "morning", "evening", "wedding", "gathering", "spring",
               "thing", "nothing", "something", "anything", "everything", "king", "ring", "string", "wing", "ceiling",
               "bombing", "shooting", "killing", "funding", "ruling", "filing", "training", "housing", "spending",
@@ -616,7 +616,7 @@ def _dash_space(s: str) -> bool:
 
 
 def _name_ahead(words: list[str], i: int) -> bool:
-    """`widow Terry Strada`, `state Del. Marcia Price`: a capitalized name within two words."""
+    """`widow Nell Arbogast`, `state Del. Rufus Penn`: a capitalized name within two words."""
     for w in words[i + 1: i + 3]:
         if w[:1].isupper():
             return True
@@ -1020,7 +1020,7 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
         if speaker is None and inner[-1:] == ",":
             speaker = _comma_tail(after)
         if speaker is None and inner[-1:] in ",!?":
-            m = _INVERTED_ANY.match(after)  # `“This is fantastic!” beamed Donald Hartley`
+            m = _INVERTED_ANY.match(after)  # `“This is wonderful!” beamed Oskar Lind`
             speaker = _np_after(after[m.end():]) if m else None
         if speaker is None and not new_sentence:
             speaker, route = _loose_after(after), "loose"

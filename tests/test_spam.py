@@ -100,6 +100,12 @@ SPAM = [
     (None, "see my new video: http://youtu.be/abc123 please like"),
     (None, "ｃｈｅｃｋ ｏｕｔ ｍｙ ｃｈａｎｎｅｌ, 𝓷𝓮𝔀 𝓿𝓲𝓭𝓮𝓸𝓼 every day"),  # fancy letters
     (None, "plz check out my covers, I'm a small youtuber and every sub helps <3"),
+    # self-promotion of one's own covers, raps, channel or a friend's, with no link and no "my channel"
+    (None, "hey guys we did a cover of this song on our channel, would mean a lot if you listened"),
+    (None, "this track is fire. I'm getting known fast because i rap about real life, give it a try"),
+    (None, "just started a gaming channel, minecraft and racing games every day, come say hi"),
+    (None, "take a second to listen to my friend's beats, he deserves way more"),
+    (None, "please look up DJ Marlow Beats, his new mix is fire"),
     # keyword author names
     ("Cheap Viagra Online Pharmacy", "Great article, thanks for sharing."),
     ("Work From Home Jobs", "Interesting point about the budget."),
@@ -129,6 +135,16 @@ HAM = [
     (None, "Check out the interview he gave in 2019, he said the exact opposite."),
     (None, "I subscribe to three newspapers and none of them reported this."),
     (None, "Her e-mail to the board was leaked, and it is damning."),
+    # song and lyrics talk, and "take a minute", "check" in an argument
+    (None, "The band closed the festival with a cover of an old folk song and the crowd went wild."),
+    (None, "I rap along to this song in the car every morning, the second verse is the best part."),
+    (None, "The lyrics of the second verse are about his father, he said so in an interview."),
+    (None, "I have listened to this song 100 times and the chorus still gives me chills."),
+    (None, "Take a minute to read the actual ruling, it says nothing about banning the books."),
+    (None, "If you check the report on page 12 you will see the numbers were revised in March."),
+    (None, "Gas is $3.99 here, and the station across the street charges $4.19. Check the prices yourself."),
+    (None, "Your cover letter matters less than people think, the hiring manager reads the first line."),
+    (None, "The taxi rapidly lost value once the ride apps arrived, ask any driver in this city."),
     # short replies
     (None, "Well said."),
     (None, "lol"),

@@ -312,6 +312,23 @@ _HOOKS = _keys("""
     claim your
     new artist
     new rapper
+    gaming channel
+    made a channel
+    started a channel
+    a cover of
+    did a cover
+    some covers
+    because i rap
+    i'm a rapper
+    i am a rapper
+    please look up
+    just look up
+    take 0 second
+    take a second to
+    take a minute to
+    buy here
+    download here
+    get it here
 """)
 # A call to act on an offer: with an earnings claim, the classic work-from-home spam.
 _OFFERS = _keys("""

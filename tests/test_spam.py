@@ -106,6 +106,10 @@ SPAM = [
     (None, "just started a gaming channel, minecraft and racing games every day, come say hi"),
     (None, "take a second to listen to my friend's beats, he deserves way more"),
     (None, "please look up DJ Marlow Beats, his new mix is fire"),
+    # a referral link (its id pays the poster), and a link written with spaces to get past filters
+    (None, "this is the song http://cheapgamecodes.example/?ref=8812734"),
+    (None, "they pay you for every ad you watch, join here https://adsforcash.example/ref/lucky77"),
+    (None, "the full video is here: clipvault. com/watch (delete spaces)"),
     # keyword author names
     ("Cheap Viagra Online Pharmacy", "Great article, thanks for sharing."),
     ("Work From Home Jobs", "Interesting point about the budget."),
@@ -125,6 +129,9 @@ HAM = [
     (None, "I had the same bug after the update. The fix is described in this forum thread: "
            "http://forum.example.com/t/12345-update-breaks-login"),
     (None, "Someone already did this with a choir of old printers [youtube.com] and honestly it sounds awful."),
+    # a shop's own tracking in a link path, a link with an ordinary query
+    (None, "He quotes a book on the history of the dam, see http://www.amazon.com/Rivers-of-Clay/dp/0123456789/ref=sr_1_1"),
+    (None, "The minutes are at http://www.cityofexample.gov/council/minutes.php?year=2012&id=44, read page 3."),
     # prices and money in a news discussion
     (None, "A gallon of milk is $4.29 at my store, up from $2.99 two years ago."),
     (None, "Nurses in this state make $32 an hour after ten years. That's not enough for the work they do."),
@@ -160,6 +167,13 @@ def test_spam_examples(author, text):
 @pytest.mark.parametrize("author,text", HAM)
 def test_ham_examples(author, text):
     assert spam_probability(text, author) < 0.5
+
+
+def test_referral_links_are_counted():
+    assert analyze("join at http://x.example/?ref=123 now", None).signals.referrals == 1
+    assert analyze("see www.y.example/ref/bob and http://z.example/a?r=Hx9", None).signals.referrals == 2
+    # a shop's path tracking and an ordinary query carry no referral id of the poster
+    assert analyze("http://www.amazon.com/dp/01234/ref=sr_1_1 and http://a.example/p?id=4&page=2", None).signals.referrals == 0
 
 
 def test_disguises_are_undone():

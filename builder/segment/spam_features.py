@@ -60,6 +60,9 @@ _CITE = re.compile(
     r"e\.g|i\.e|cf|via|refer to|more on)\b"
 )
 _OWN = re.compile(r"\b(?:my|our|me|us)\b")
+# A referral id in a link's query (?ref=4604617, &r=…, ?aff_id=…) or path (/ref/name): each visit
+# pays whoever posted it. Not a shop's own tracking in the path (amazon's /ref=sr_1_1).
+_REFERRAL = re.compile(r"[?&](?:ref|ref_id|refid|aff|aff_id|affid|affiliate|referral|referrer|r)=[^&#\s]|/ref/[^/\s]")
 _LEAD, _TRAIL = "(<[\"'“‘", ".,;:!?)>]\"'”’"
 _SCHEME = re.compile(r"^(?:https?://)?(?:www\.)?")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -329,6 +332,12 @@ _HOOKS = _keys("""
     buy here
     download here
     get it here
+    delete spaces
+    delete the spaces
+    remove spaces
+    remove the spaces
+    without spaces
+    without the spaces
 """)
 # A call to act on an offer: with an earnings claim, the classic work-from-home spam.
 _OFFERS = _keys("""
@@ -436,6 +445,7 @@ class Signals(NamedTuple):
     hooks: int  # things for the reader to act on: links, "check out my", "subscribe", ...
     chars: int  # length of the normalized text
     author_link: bool  # a home page in the author field
+    referrals: int = 0  # links carrying a referral id (?ref=…, /ref/…): the link pays whoever posts it
 
 
 class Analysis(NamedTuple):
@@ -457,11 +467,11 @@ def _is_citation(s: str, a: int, word: str) -> bool:
     return bool(m) and not _OWN.search(before[cut + 1 + m.end() :])
 
 
-def _links(s: str) -> tuple[str, int, int]:
+def _links(s: str) -> tuple[str, int, int, int]:
     """s (single-spaced) with each link replaced by the placeholder and the link without its
     scheme (host and path words tell a video share (youtu.be/…) from a referral (?ref=) or a
-    shop); how many links, and how many of them cite a source."""
-    out, pos, n, cites = [], 0, 0, 0
+    shop); how many links, how many of them cite a source, how many carry a referral id."""
+    out, pos, n, cites, refs = [], 0, 0, 0, 0
     for m in _LINK_HINT.finditer(s):
         if m.start() < pos:
             continue  # inside the word just replaced
@@ -477,7 +487,9 @@ def _links(s: str) -> tuple[str, int, int]:
             pos = a + lead + len(core)
             n += 1
             cites += _is_citation(s, a, word)
-    return ("".join(out) + s[pos:], n, cites) if n else (s, 0, 0)
+            if ("?" in core or "/ref/" in core) and _REFERRAL.search(core):  # the cheap test first
+                refs += 1
+    return ("".join(out) + s[pos:], n, cites, refs) if n else (s, 0, 0, 0)
 
 
 def _unsplit(word: str) -> str | None:
@@ -689,9 +701,9 @@ def analyze(text: str, author: str | None, table: GramTable = PHRASES) -> Analys
             if ch in s:
                 s = s.replace(ch, "-")
     s = " ".join(s.split())
-    links = cites = 0
+    links = cites = referrals = 0
     if "http" in s or "www." in s or _DOT_HINT.search(s):  # as _LINK_HINT.search(s), or a false alarm
-        s, links, cites = _links(s)
+        s, links, cites, referrals = _links(s)
     if "@" in s:
         s, k = _EMAIL.subn(f" {EMAIL} ", s)
         links += k
@@ -721,7 +733,7 @@ def analyze(text: str, author: str | None, table: GramTable = PHRASES) -> Analys
     ad_author, author_link = _author(author) if author else (False, False)
     # positional, in Signals' order (keywords cost a third of the call)
     signals = Signals(links, earnings, offers, promos, obfuscated, noise, ad_author, links - cites + hooks,
-                      len(norm), author_link)
+                      len(norm), author_link, referrals)
     return Analysis(norm, grams, signals, weight)
 
 

@@ -22,6 +22,7 @@ OBFUSCATED_FREE = 1
 NOISE = 4.0
 AD_AUTHOR = 4.0  # SEO spam: bland praise under a name that is the ad
 PROMO_WITH_LINK = 1.0  # "check out my channel" + a link
+REFERRAL = 2.0  # a link with the poster's referral id (?ref=…): paid per visit, never a citation
 HOOK_EACH, HOOK_MAX = 0.75, 2.25  # each thing to act on is weak evidence: a link, "subscribe"
 NO_HOOK = -2.0  # nothing to act on and no rule fired: ham unless the n-grams are very sure
 HOOK_FULL_CHARS = 400  # past this length the hook bonus shrinks: a link in a long comment is a citation
@@ -38,6 +39,8 @@ def rule_logit(s: Signals) -> float:
         z += AD_AUTHOR
     if s.promos and s.links:
         z += PROMO_WITH_LINK
+    if s.referrals:
+        z += REFERRAL
     if not s.hooks:
         # A lone earnings claim is no reason to act: it is news talk ("the plant made $2 billion").
         return z + NO_HOOK if z <= EARNINGS else z

@@ -176,6 +176,17 @@ def test_referral_links_are_counted():
     assert analyze("http://www.amazon.com/dp/01234/ref=sr_1_1 and http://a.example/p?id=4&page=2", None).signals.referrals == 0
 
 
+def test_a_link_printed_with_its_domain_in_brackets_is_a_citation():
+    """Forums print a posted link's domain after it ("http://x.org/a [x.org]"): a rendering of a
+    reference, not a link drop; the same link alone is one thing to act on."""
+    cited = analyze("The recall notice is here http://www.autosafety.org/recalls/4411 [autosafety.org] "
+                    "and it covers every car built that year", None).signals
+    bare = analyze("The recall notice is here http://www.autosafety.org/recalls/4411 "
+                   "and it covers every car built that year", None).signals
+    assert (cited.links, cited.hooks) == (2, 0)
+    assert (bare.links, bare.hooks) == (1, 1)
+
+
 def test_disguises_are_undone():
     a = analyze("Goo-g-le pays $97 p-e-r hour w-i-th weekly payouts ♥♥p♥♥♥c♥j♥♥b♥♥♥e♥♥m♥ http://x.example/earn", None)
     assert "google" in a.norm and "per hour" in a.norm and "with" in a.norm

@@ -56,7 +56,7 @@ _LINK = re.compile(
 # Words that introduce a cited source.
 _CITE = re.compile(
     r"\b(?:source|sources|according|report|study|studies|article|paper|data|evidence|thread|wiki\w*|see|read|"
-    r"reading|posted|post|here is|here's|details|explained|explains|covered|published|link to|linked|"
+    r"reading|posted|post|here is|here's|right there|details|explained|explains|covered|published|link to|linked|"
     r"e\.g|i\.e|cf|via|refer to|more on)\b"
 )
 _OWN = re.compile(r"\b(?:my|our|me|us)\b")
@@ -455,10 +455,18 @@ class Analysis(NamedTuple):
     weight: int = 0  # the sum of the table's weights over grams (analyze's table argument)
 
 
+_BRACKETED_DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\]")
+
+
 def _is_citation(s: str, a: int, word: str) -> bool:
     """Whether the link at s[a:] cites a source rather than drops a link: it is in brackets (also
     how some sites print a link's domain), or the words just before it name a source."""
     if word[:1] in "([" or word[-1:] in ")]":
+        return True
+    # a forum printing a posted link's domain after it, "http://x.org/a/b [x.org]": a page's
+    # rendering of a reference, which no one types
+    after = a + len(word)
+    if s.startswith(" [", after) and _BRACKETED_DOMAIN.match(s, after + 2):
         return True
     before = s[max(0, a - 40) : a]
     cut = max(before.rfind(". "), before.rfind("! "), before.rfind("? "))

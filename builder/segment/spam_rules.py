@@ -23,7 +23,7 @@ NOISE = 4.0
 AD_AUTHOR = 4.0  # SEO spam: bland praise under a name that is the ad
 PROMO_WITH_LINK = 1.0  # "check out my channel" + a link
 REFERRAL = 2.0  # a link with the poster's referral id (?ref=…): paid per visit, never a citation
-HOOK_EACH, HOOK_MAX = 0.75, 2.25  # each thing to act on is weak evidence: a link, "subscribe"
+HOOK_EACH, HOOK_MAX = 0.9, 2.7  # each thing to act on is weak evidence: a link, "subscribe"
 NO_HOOK = -2.0  # nothing to act on and no rule fired: ham unless the n-grams are very sure
 HOOK_FULL_CHARS = 400  # past this length the hook bonus shrinks: a link in a long comment is a citation
 

@@ -105,6 +105,7 @@ SPAM = [
     (None, "this track is fire. I'm getting known fast because i rap about real life, give it a try"),
     (None, "just started a gaming channel, minecraft and racing games every day, come say hi"),
     (None, "take a second to listen to my friend's beats, he deserves way more"),
+    (None, "come hear me rap, my name is Lil Corvo, a new verse every friday"),
     (None, "please look up DJ Marlow Beats, his new mix is fire"),
     # a referral link (its id pays the poster), and a link written with spaces to get past filters
     (None, "this is the song http://cheapgamecodes.example/?ref=8812734"),
@@ -147,6 +148,8 @@ HAM = [
     (None, "I rap along to this song in the car every morning, the second verse is the best part."),
     (None, "The lyrics of the second verse are about his father, he said so in an interview."),
     (None, "I have listened to this song 100 times and the chorus still gives me chills."),
+    (None, "'Then you will hear me shout' is the line that gets me every time, what a chorus"),
+    (None, "You're gonna hear me SING IT LOUD!!! best bridge of the year"),
     (None, "Take a minute to read the actual ruling, it says nothing about banning the books."),
     (None, "If you check the report on page 12 you will see the numbers were revised in March."),
     (None, "Gas is $3.99 here, and the station across the street charges $4.19. Check the prices yourself."),

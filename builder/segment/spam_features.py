@@ -206,7 +206,8 @@ _HOOKS = _keys("""
     see my
     watch my
     view my
-    hear me
+    hear me rap
+    hear me sing
     listen to my
     search my
     google my

@@ -1,5 +1,9 @@
 """The record schema, loaded once from schemas/record.v1.json (the single source of truth), and the
-pyarrow schema and datasets Features derived from it."""
+pyarrow schema and datasets Features derived from it.
+
+pyarrow and datasets are imported by the functions that build those, not by this module: the
+segmenter's worker processes need the schema's names and version only, and pyarrow (with the pandas
+its conversions load) would add ~100 MB to each of them."""
 
 from __future__ import annotations
 
@@ -7,20 +11,29 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 RECORD_SCHEMA_FILE = "record.v1.json"
 
+# x-arrow name → pyarrow type constructor
 _ARROW = {
-    "string": pa.string(),
-    "int32": pa.int32(),
-    "int64": pa.int64(),
-    "float32": pa.float32(),
-    "float64": pa.float64(),
-    "bool": pa.bool_(),
-    "class_label": pa.int64(),  # datasets stores ClassLabel as int64 class indices
+    "string": "string",
+    "int32": "int32",
+    "int64": "int64",
+    "float32": "float32",
+    "float64": "float64",
+    "bool": "bool_",
+    "class_label": "int64",  # datasets stores ClassLabel as int64 class indices
 }
+
+
+def _scalar(name: str) -> pa.DataType:
+    import pyarrow as pa
+
+    return getattr(pa, _ARROW[name])()
 
 
 def data_dir(name: str):
@@ -55,13 +68,17 @@ LABEL_STATUSES: tuple[str, ...] = tuple(LABELS_SCHEMA["properties"]["label_statu
 
 
 def _arrow_type(prop: dict) -> pa.DataType:
+    import pyarrow as pa
+
     if prop["x-arrow"] == "list_struct":
         item = prop["items"]["properties"]
-        return pa.list_(pa.struct([pa.field(k, _ARROW[v["x-arrow"]]) for k, v in item.items()]))
-    return _ARROW[prop["x-arrow"]]
+        return pa.list_(pa.struct([pa.field(k, _scalar(v["x-arrow"])) for k, v in item.items()]))
+    return _scalar(prop["x-arrow"])
 
 
 def arrow_fields(schema: dict = SCHEMA) -> list[pa.Field]:
+    import pyarrow as pa
+
     return [
         pa.field(name, _arrow_type(prop), nullable=_nullable(prop))
         for name, prop in schema["properties"].items()
@@ -97,4 +114,6 @@ def stored_fields(schema: dict = SCHEMA) -> list[pa.Field]:
 def arrow_schema() -> pa.Schema:
     """The pyarrow schema of record files, with the datasets features in its metadata (as
     `Features.arrow_schema` writes them), so ClassLabel names travel with every Parquet file."""
+    import pyarrow as pa
+
     return pa.schema(stored_fields(), metadata=features().arrow_schema.metadata)

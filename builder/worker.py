@@ -3,8 +3,7 @@ as compact columns.
 
 This module imports only the standard library and, through the segment function it is given, the
 segmenter: a worker process of the local engine loads nothing else — not pyarrow (and the pandas
-that pyarrow's conversions pull in) nor builder.schema, which imports pyarrow — so it weighs ~50 MB
-rather than ~150 MB. The Arrow conversion happens where the records are written
+that pyarrow's conversions pull in) — so it weighs ~50 MB rather than ~150 MB. The Arrow conversion happens where the records are written
 (builder.run.to_table), which is also where a value Arrow refuses is traced back to its document.
 
 What the records must look like (the schema's fields, record types, non-null fields) is given by the

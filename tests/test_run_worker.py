@@ -14,22 +14,15 @@ from builder.document import Document
 # Only light imports at the top: the pool's workers import this module to run loaded_in_worker, and
 # must not get pyarrow from it. The rest is imported by each test.
 
-HEAVY = ("pyarrow", "pandas", "datasets", "builder.schema", "builder.run")
+HEAVY = ("pyarrow", "pandas", "datasets", "builder.run")
 
 
 def test_the_segmenter_and_the_worker_side_do_not_load_pyarrow():
     code = ("import sys, builder.worker, builder.segment, builder.segment.layout, builder.segment.spam, "
             "builder.segment.quotes; print([m for m in sys.modules if m.split('.')[0] in ('pyarrow', 'pandas', "
-            "'datasets') or m in ('builder.schema', 'builder.run')])")
+            "'datasets') or m == 'builder.run'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out.replace("'", '"')) == []
-
-
-def test_the_segmenters_schema_version_is_the_schemas():
-    from builder import schema
-    from builder.segment import SCHEMA_VERSION
-
-    assert SCHEMA_VERSION == schema.SCHEMA_VERSION == schema.SCHEMA["x-schema-version"]
 
 
 def loaded_in_worker(doc: Document) -> list[dict]:

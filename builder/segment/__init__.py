@@ -12,29 +12,14 @@ This module only assembles their answers into schema records.
 
 from __future__ import annotations
 
-import json
 from hashlib import blake2b as _blake2b
-from importlib import resources
-from pathlib import Path
 
 from builder.document import Document
+from builder.schema import SCHEMA_VERSION  # the schema's names and version only: no pyarrow
 from builder.segment.layout import parse_layout
 from builder.segment.quotes import find_quotes
 from builder.segment.spam import spam_probability
 
-
-
-def _schema_version() -> str:
-    """builder.schema.SCHEMA_VERSION, read from the same file the same way (the checkout's schemas/,
-    else the wheel's copy) but without importing builder.schema: that module builds the Arrow
-    schema and so imports pyarrow, ~50 MB in every worker process, which the segmenter never uses.
-    (test_run checks that the two agree.)"""
-    here = Path(__file__).resolve().parents[2] / "schemas"
-    folder = here if here.is_dir() else resources.files("builder._schemas")
-    return json.loads(folder.joinpath("record.v1.json").read_text(encoding="utf-8"))["x-schema-version"]
-
-
-SCHEMA_VERSION = _schema_version()
 SEGMENTER_VERSION = "0.1.0"
 SPAM_THRESHOLD = 0.5
 

@@ -404,7 +404,7 @@ def test_youtube_cross_video_f1_floor(youtube):
     rows = [r for r in t.cross_video(list(data)) if r[2] == "scorer"]
     assert rows
     for tr, te, _, _, _, f1 in rows:
-        assert f1 >= 0.92, f"trained on {tr}, spam F1 {f1:.3f} on {te}"
+        assert f1 >= 0.95, f"trained on {tr}, spam F1 {f1:.3f} on {te}"
 
 
 def test_real_news_comments_are_rarely_spam():

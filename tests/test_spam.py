@@ -175,6 +175,8 @@ def test_ham_examples(author, text):
 def test_referral_links_are_counted():
     assert analyze("join at http://x.example/?ref=123 now", None).signals.referrals == 1
     assert analyze("see www.y.example/ref/bob and http://z.example/a?r=Hx9", None).signals.referrals == 2
+    # a link wrapped in a redirect hides where it goes
+    assert analyze("top 10 here http://www.search.example/url?sa=t&url=http%3A%2F%2Fx.example", None).signals.referrals == 1
     # a shop's path tracking and an ordinary query carry no referral id of the poster
     assert analyze("http://www.amazon.com/dp/01234/ref=sr_1_1 and http://a.example/p?id=4&page=2", None).signals.referrals == 0
 

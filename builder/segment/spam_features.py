@@ -61,8 +61,10 @@ _CITE = re.compile(
 )
 _OWN = re.compile(r"\b(?:my|our|me|us)\b")
 # A referral id in a link's query (?ref=4604617, &r=…, ?aff_id=…) or path (/ref/name): each visit
-# pays whoever posted it. Not a shop's own tracking in the path (amazon's /ref=sr_1_1).
-_REFERRAL = re.compile(r"[?&](?:ref|ref_id|refid|aff|aff_id|affid|affiliate|referral|referrer|r)=[^&#\s]|/ref/[^/\s]")
+# pays whoever posted it. Not a shop's own tracking in the path (amazon's /ref=sr_1_1). Also a
+# link wrapped in a redirect (…/url?…&url=http…, ?u=https…), which hides where it goes from filters.
+_REFERRAL = re.compile(r"[?&](?:ref|ref_id|refid|aff|aff_id|affid|affiliate|referral|referrer|r)=[^&#\s]|/ref/[^/\s]"
+                       r"|[?&](?:url|u)=(?:https?|www)")
 _LEAD, _TRAIL = "(<[\"'“‘", ".,;:!?)>]\"'”’"
 _SCHEME = re.compile(r"^(?:https?://)?(?:www\.)?")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -446,7 +448,7 @@ class Signals(NamedTuple):
     hooks: int  # things for the reader to act on: links, "check out my", "subscribe", ...
     chars: int  # length of the normalized text
     author_link: bool  # a home page in the author field
-    referrals: int = 0  # links carrying a referral id (?ref=…, /ref/…): the link pays whoever posts it
+    referrals: int = 0  # links with a referral id (?ref=…, /ref/…), paying the poster, or wrapped in a redirect
 
 
 class Analysis(NamedTuple):

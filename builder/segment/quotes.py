@@ -84,12 +84,17 @@ def _mark_positions(text: str, start: int, end: int) -> list[int]:
     if seen is not text:
         present = "".join(ch for ch in _MARKS if ch in text)
         _present[0] = (text, present)
+    return _positions(text, present, start, end)
+
+
+def _positions(text: str, chars: str, lo: int, hi: int) -> list[int]:
+    """Where any of `chars` occurs in text[lo:hi], in order: a str.find scan per character."""
     found: list[int] = []
-    for ch in present:
-        i = text.find(ch, start, end)
-        while i >= 0:
-            found.append(i)
-            i = text.find(ch, i + 1, end)
+    for ch in chars:
+        k = text.find(ch, lo, hi)
+        while k >= 0:
+            found.append(k)
+            k = text.find(ch, k + 1, hi)
     found.sort()
     return found
 
@@ -337,14 +342,7 @@ def _strip_span(text: str, a: int, b: int) -> tuple[int, int]:
 
 def _sent_starts(text: str, lo: int, hi: int) -> list[int]:
     """Where a _SENT_END match can start in text[lo:hi] (a . ! ? … or line break), in order."""
-    starts: list[int] = []
-    for ch in ".!?…\n":
-        k = text.find(ch, lo, hi)
-        while k >= 0:
-            starts.append(k)
-            k = text.find(ch, k + 1, hi)
-    starts.sort()
-    return starts
+    return _positions(text, ".!?…\n", lo, hi)
 
 
 def _sent_ends(text: str, lo: int, hi: int, starts: list[int] | None = None):

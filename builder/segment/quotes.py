@@ -167,7 +167,7 @@ _DOCUMENTS = re.compile(
 _DOC_NOUNS = ("statement letter post tweet message release note memo report email e-mail text filing complaint "
               "lawsuit ruling order sign caption headline banner ad advertisement video clip website page document "
               "petition editorial column announcement transcript book article story poster placard card notice")
-_DOC_NOUN = re.compile(r"\b" + _trie_pattern(_DOC_NOUNS.split()) + r"\b")
+_DOC_NOUN = re.compile(r"\b" + _trie_pattern(_DOC_NOUNS.split()) + r"\b", re.I)  # as _DOCUMENTS
 
 
 def _documents(ctx: str) -> list[re.Match]:
@@ -952,7 +952,7 @@ def _is_title_case(s: str) -> bool:
     """Every word capitalized but the small ones, up to seven words: `Sunday Ledger`, `12th`,
     `Rivertown 2: The Flood Returns!`."""
     ws = s.strip(" .,!?;:").split(maxsplit=7)  # an eighth item: more than seven words
-    return 0 < len(ws) <= 7 and all(_TITLE_WORD.match(w.strip(",.!?;:")) for w in ws) and ws[0][:1].isalnum()
+    return 0 < len(ws) <= 7 and all(_TITLE_WORD.match(w.strip(",.!?;:")) for w in ws) and (ws[0][:1].isupper() or ws[0][:1].isdigit())
 
 
 def _colon_intro(text: str, lo: int, o: int) -> str | None:

@@ -468,9 +468,9 @@ def _decode_line(raw: bytes) -> tuple[str, str]:
 
 
 def _loads(raw: bytes) -> tuple[object, str]:
-    """One JSONL line → (its value, the codec of its bytes), as json.loads gives it from the line
-    decoded by _decode_line, with json's own error messages. orjson parses the common line, UTF-8
-    JSON without a float, 3x faster. Everything else goes to json: bytes that are not UTF-8, what
+    """One JSONL line → (its value, the codec of its bytes), its top-level values as json.loads gives
+    them from the line decoded by _decode_line, with json's own error messages. orjson parses the
+    common line, UTF-8 JSON without a float at the top level, 3x faster. Everything else goes to json: bytes that are not UTF-8, what
     orjson refuses and json takes (NaN, 1e400, a lone surrogate escape), invalid JSON (for json's
     message), and any float, since orjson turns an integer of 20 digits or more into one."""
     try:
@@ -502,6 +502,9 @@ def _read_jsonl(path: Path, source: str, fields: Fields, meter: ReadMeter | None
                 row, encoding = _loads(raw)
             except json.JSONDecodeError as e:
                 yield Rejected(source, MALFORMED, f"invalid JSON: {e.msg} at column {e.colno}", None, location)
+                continue
+            except RecursionError:  # orjson refuses depth > 1024, and json then runs out of stack
+                yield Rejected(source, MALFORMED, "invalid JSON: nested too deeply to read", None, location)
                 continue
             if not isinstance(row, dict):
                 yield Rejected(source, MALFORMED, f"a JSON {type(row).__name__}, not an object", None, location)

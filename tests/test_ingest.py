@@ -412,3 +412,15 @@ def test_a_jsonl_file_of_tricky_lines_reads_as_before(tmp_path):
     assert by_line["line 14"].kind == by_line["line 15"].kind == by_line["line 16"].kind == "malformed"
     assert by_line["line 22"].doc.doc_id == "18446744073709551616"
     assert by_line["line 24"].doc.text == "\U0001F600"
+
+
+def test_a_line_nested_too_deeply_is_quarantined_and_the_others_read(tmp_path):
+    """orjson refuses JSON nested over 1,024 deep and json then runs out of stack: one such line is
+    that line's rejection, not the end of the run."""
+    p = tmp_path / "deep.jsonl"
+    deep = b'{"id": "b", "text": "x", "m": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    p.write_bytes(b'{"id": "a", "text": "first"}\n' + deep + b'\n{"id": "c", "text": "third"}\n')
+    items = read(p)
+    assert [d.doc.doc_id for d in docs(items)] == ["a", "c"]
+    (r,) = rejected(items)
+    assert r.kind == "malformed" and "nested too deeply" in r.reason and r.location == "line 2"

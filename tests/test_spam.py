@@ -286,7 +286,9 @@ def test_gram_table_gives_each_key_its_own_weight_and_others_none(width):
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.one_of(_NASTY, st.text(st.sampled_from(list("ab.c/o:mhtpsw1234567890 ")), max_size=60)))
+@given(st.one_of(_NASTY, st.text(st.sampled_from(list("ab.c/o:mhtpsw1234567890 ")), max_size=60),
+                 st.lists(st.sampled_from(list("ab./?&=rfu1 ") + ["ref=", "/ref/", "url=http", "www.x.com/"]),
+                          max_size=20).map("".join)))
 def test_cheap_tests_before_patterns_miss_nothing(text):
     """analyze's quick tests stand for costlier patterns: the link test holds wherever _LINK_HINT
     matches, and ASCII digits by bytes.translate are _DIGITS.sub's."""
@@ -295,6 +297,14 @@ def test_cheap_tests_before_patterns_miss_nothing(text):
         assert "http" in s or "www." in s or spam_features._DOT_HINT.search(s)
     if s.isascii():
         assert s.encode("ascii").translate(spam_features._DIGITS_ASCII).decode("ascii") == spam_features._DIGITS.sub("0", s)
+    if spam_features._REFERRAL.search(s):  # the referral count's quick test before its pattern
+        assert "?" in s or "&" in s or "/ref/" in s
+
+
+def test_a_referral_after_an_ampersand_is_counted():
+    for link in ("http://shop.example.com/item&ref=abc1", "http://shop.example.com/p?x=1&aff_id=9",
+                 "http://go.example.com/out&url=https://elsewhere.example"):
+        assert spam_features.analyze(f"great stuff here {link}", None).signals.referrals == 1, link
 
 
 @settings(max_examples=1000, deadline=None)

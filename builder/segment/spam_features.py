@@ -498,7 +498,7 @@ def _links(s: str) -> tuple[str, int, int, int]:
             pos = a + lead + len(core)
             n += 1
             cites += _is_citation(s, a, word)
-            if ("?" in core or "/ref/" in core) and _REFERRAL.search(core):  # the cheap test first
+            if ("?" in core or "&" in core or "/ref/" in core) and _REFERRAL.search(core):  # the cheap test first
                 refs += 1
     return ("".join(out) + s[pos:], n, cites, refs) if n else (s, 0, 0, 0)
 

@@ -20,7 +20,9 @@ from builder.segment.layout import parse_layout
 from builder.segment.quotes import find_quotes
 from builder.segment.spam import spam_probability
 
-SEGMENTER_VERSION = "0.1.0"
+# changed whenever the records a document gives change (0.2.0: titles, nicknames and defined terms are
+# not quotes, more speaker patterns, spam hooks for self-promotion and referral links)
+SEGMENTER_VERSION = "0.2.0"
 SPAM_THRESHOLD = 0.5
 
 __all__ = ["SEGMENTER_VERSION", "segment", "record_id", "collapse"]

@@ -209,7 +209,7 @@ with pq.ParquetWriter(dst, schema, compression="zstd") as w:
 
 def one_record(doc) -> list[dict]:
     """The engine run's stand-in segmenter: the whole text as one article record."""
-    from builder.segment import SCHEMA_VERSION, collapse, record_id  # not builder.schema: it imports pyarrow
+    from builder.segment import SCHEMA_VERSION, collapse, record_id
 
     return [{"record_id": record_id(doc.doc_id, 0, len(doc.text), False), "doc_id": doc.doc_id, "type": "article",
              "text": collapse(doc.text), "char_start": 0, "char_end": len(doc.text), "parent_id": None, "depth": 0,

@@ -1,5 +1,6 @@
-"""Raw document → records. `segment` is a pure function of the document (no I/O, no global state
-beyond read-only tables and models loaded at import), so any engine can run it: the local worker
+"""Raw document → records. `segment` is a pure function of the document (no I/O; its only global
+state is read-only tables and models loaded at import, and small memo caches of pure functions,
+which change no answer), so any engine can run it: the local worker
 pool, Ray, or a notebook.
 
 The work is split by concern, each module a pure function of the text:

@@ -9,7 +9,7 @@ Two parts, added as log-odds:
     strewn among symbols (♥♥p♥♥♥c♥), an author name that is an ad, and whether the comment gives
     the reader anything to act on at all (a link, "subscribe", "check out my ...").
 
-Pure and fast: the 4-grams of a comment of 64+ characters are looked up all at once with numpy
+Pure and fast: the 4-grams of a comment of 40+ characters are looked up all at once with numpy
 (their exact integer keys, spam_features.gram_key, in one sorted table of the model's and the
 phrase lists' 4-grams, spam_features.GramTable), a short one's in a dict; compiled patterns behind
 cheap tests; no I/O after import. Weights are summed as whole numbers (they are stored to 4
@@ -63,7 +63,6 @@ def ngram_logit(grams: frozenset[str] | np.ndarray) -> float:
     return _logit(lookup(grams, _TABLE)[0], len(grams))
 
 
-_BULLETS = " \t•*·‣◦-–—>"
 _HEADER_MAX = 160  # a header line is short; a long first line naming the author is the body
 # A line of comment metadata: a date or time, "says:", "Reply", a vote count.
 _META_LINE = re.compile(

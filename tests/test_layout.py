@@ -297,8 +297,8 @@ def test_start_scores_are_the_boundary_rows_dot_the_weights(seed):
 
 GATE_PIECES = ["pingback", "Trackback", "pıngback", "PİNGBACK", "[...]", "[…]", "back", "add your two cents",
                "ADD  YOUR TWO CENTS", "Copyright 2012", "© Ann", "Read more here:", "like and share", "!!", "?!",
-               ":)", ";-D", ":D", "@ann", " @", "October 29, 2012", "ElizabethOctober 29, 2012",
-               "Petal26 October 2012", "6 pts", "http://ann.example/ Ann", "https://x", "Ann", "says", ":", " ",
+               ":)", ";-D", ":D", "@ann", " @", "October 29, 2012", "IsoldeMarch 14, 2011",
+               "Tamsin7 June 2011", "6 pts", "http://ann.example/ Ann", "https://x", "Ann", "says", ":", " ",
                "\t", "ſ", "ı", "İ", "7", ".", "٣", "0", "9", "Spread the word", "ſpread the word", "Older posts by",
                "RSS feed for", "Please adhere to our comment", "Like and share", "Share this:", "Tags: a"]
 
@@ -329,7 +329,7 @@ def test_classify_gates_answer_as_the_patterns_alone(pieces):
 
 LED_PIECES = ["October 3, 2012", "Oct. 3rd", "3 Nov 12", "20. Jul, 2012", "10/28/12", "2012-11-09", "Ann7/10/2012",
               "Monday 12", "mon 3", "Wednes", "tueday", "4:12 pm", "@09:15AM", "9 a.m.", "3 hours ago", "an hour ago",
-              "yesterday", "just now", "ElizabethOctober 29, 2012", "Petal26 October 2012", "avatar", "Ann's picture",
+              "yesterday", "just now", "IsoldeMarch 14, 2011", "Tamsin7 June 2011", "avatar", "Ann's picture",
               "ſep 5", "ſunday 4", "Mİ", "ı", "K", "٣", "١٢/٣/٢٠١٢", "SEPT 9", " ", ",", ".", "'", "7", "12",
               "Posted by: ", "written by ", " says", " wrote:", " on ", " at ", " – ", " | ", "(1234)", "(#55)",
               "<ann@example.org>", "#12 ", "3. ", "· ", "• ", " 6 pts", "http://x.example/ ", "\t", "\u00a0", "on ",

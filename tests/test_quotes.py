@@ -148,7 +148,7 @@ def test_quotes_inside_comments_count():
     ("“We are very pleased” about the ruling, said Ada Moss, director of the tenants union.", "We are very pleased",
      "Ada Moss"),
     ("“It cannot wait” until spring, says Ole Brandt, a dock worker.", "It cannot wait", "Ole Brandt"),
-    ("“This will be hard” for the council, said Ada Moss.", "This will be hard", "Ada Moss"),
+    ("“This will be a strain” for the council, said Ada Moss.", "This will be a strain", "Ada Moss"),
     # but a subject with an appositive keeps its verb, and the day after it is not inverted into a speaker
     ("“Fix the roof now!” the tenants’ lawyer, Ada Moss, wrote Sunday after the storm.", "Fix the roof now!",
      "Ada Moss"),
@@ -319,7 +319,7 @@ SHORTCUT_TAILS = [" two weeks ago", " last May", " on the recent Foo", " (D-Ill.
                   " a show called ,", " titled :", " known as", " entitled", " dubbed\xa0:", " renamed", " the book named",
                   "", " ", ",", "(x)", ",”", ";", " (", " —", "–’", '."', "!”", " and", " but", "band", " Rep. Ann Lee:",
                   ". Ann and Bo Li :", " - Al:", " reiterated", " told him ,", " warns reporters:", " urged them",
-                  " asked me", " Is", "WASHINGTON (AP) — ", "RYE, N.H. - ", "Smith -- ", "x-\xa0"]
+                  " asked me", " Is", "HALBERTON (AP) — ", "ELMSBY, N.D. - ", "Smith -- ", "x-\xa0"]
 
 
 @settings(max_examples=800, deadline=None)

@@ -196,8 +196,8 @@ _NUMERIC_DATE = _led(r"\d", _DATE_NUMERIC)
 _HAS_DIGIT = re.compile(r"\d").search
 # a date glued to the name before it
 _MONTH_NAMES = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-GLUED_DATE = _led(r"JFMASOND\d", rf"(?<=[a-z]){_MONTH_NAMES}\s+\d{{1,2}},?\s+\d{{4}}"  # ElizabethOctober 29, 2012
-                                  rf"|(?<=[^\W\d_])\d{{1,2}}\s+{_MONTH_NAMES}\s+\d{{4}}")  # Petal26 October 2012
+GLUED_DATE = _led(r"JFMASOND\d", rf"(?<=[a-z]){_MONTH_NAMES}\s+\d{{1,2}},?\s+\d{{4}}"  # IsoldeMarch 14, 2011
+                                  rf"|(?<=[^\W\d_])\d{{1,2}}\s+{_MONTH_NAMES}\s+\d{{4}}")  # Tamsin7 June 2011
 
 
 # more gates, each a condition without which its pattern cannot match, so that classify's answer

@@ -26,15 +26,15 @@ How the speaker is found, first match wins:
   3. in the sentence before the opening mark: `X said “…`, `X said that … “…”`, `according to X`,
      `asked by X`, `, says X,`, `…, saying “…` (an earlier subject), `X reiterated “…` (any verb right
      before the mark); a pronoun or an unnamed subject defers to a named subject of an earlier speech
-     verb in the same sentence (`Clinton says she … what she calls “…”`);
+     verb in the same sentence (`Ferrante says she … what she calls “…”`);
   4. an introduction ending in a colon just before the mark (`He said:` in the previous paragraph);
-  5. a partial quote: the subject of its sentence (`Cruz called Trump a “liar”`);
+  5. a partial quote: the subject of its sentence (`Tolliver called Okonedo a “liar”`);
   6. carried forward: the previous quote of the same paragraph; the speaker of an earlier sentence of
      the paragraph; the previous quote of the previous paragraph; for a paragraph that is one quote,
      the named subject of the paragraph before.
 `speaker` is as written (a name, a title, an organization or a pronoun). `speaker_resolved` turns a
 pronoun or a document (`it`, `he`, `the statement`) into the nearest preceding named speaker, and a
-generic reference (`the ministry`) into the nearest named speaker with the same head word (`the Russian
+generic reference (`the ministry`) into the nearest named speaker with the same head word (`the Veltrian
 Foreign Ministry`); otherwise it equals `speaker`. `score` follows the rule that found the speaker.
 
 Everything is regular expressions compiled at import and string scans around each quote mark; the
@@ -466,7 +466,7 @@ def _subject_before(s: str) -> str | None:
     while words and (words[-1].lower() in _AUX or words[-1].lower().endswith("ly") and words[-1].islower()):
         words.pop()
     if len(words) >= 3 and words[-1].lower() in _RELATIVE and words[-2] == ",":
-        return _subject_before(" ".join(words[:-2]))  # `Beck, who has described …` → Beck
+        return _subject_before(" ".join(words[:-2]))  # `Brannock, who has described …` → Brannock
     if words and words[-1] in {",", "—", "–", ")"}:
         return _appositive_head(words)
     np: list[str] = []
@@ -519,7 +519,7 @@ def _det_within(words: list[str], n: int = 3) -> bool:
         if low in _DETERMINERS:
             return True
         if w == ",":
-            continue  # `the bespectacled, 71-year-old diplomat`
+            continue  # `the soft-spoken, 64-year-old surveyor`
         if low in _STOP or not w[:1].isalnum() or "’" in w or "'" in w or _VERB.fullmatch(low):
             return False
     return False
@@ -566,7 +566,7 @@ def _np_first(words: list[str]) -> str | None:
         if w in {",", ";", ":", "(", ")", "—", "–", "―"}:
             break
         if low in _STOP and np and not (w[:1].isupper() and np[-1][:1].isupper()):
-            break  # but `Al From`: a capitalized word inside a name is part of it
+            break  # but `Teodor From`: a capitalized word inside a name is part of it
         if low in _STOP and not np:
             return None
         if w[:1].islower() and low not in _NP_LINKS and low not in _DETERMINERS and low not in _GENERIC_HEADS \
@@ -597,7 +597,7 @@ _ADVERBIAL_START = {"in", "on", "at", "during", "after", "before", "speaking", "
                     "to", "unlike", "like", "amid", "following", "throughout", "within", "across", "among",
                     "which", "who", "where", "whose", "whom", "that", "not", "including", "especially", "even",
                     "each", "every", "beyond", "besides", "outside", "inside", "just", "only", "perhaps", "maybe"}
-# `WASHINGTON, Dec. 8 (UPI) —`, `Washington (AFP) –`, `RYE, N.H. -`: a dateline is not a subject
+# `HALBERTON, Dec. 4 (UPI) —`, `Halberton (AFP) –`, `ELMSBY, N.D. -`: a dateline is not a subject
 _DATELINE = re.compile(r"^[\s\xa0]*[A-Z][\w.’' ]{1,30}(?:,[^—–\n]{1,25})?[\s\xa0]*(?:\([A-Za-z. ]{1,20}\))?[\s\xa0]*[—–-]+[\s\xa0]+")
 
 
@@ -641,7 +641,7 @@ def _sentence_subject(s: str) -> str | None:
         w = words[0].lower()
         if w in _ADVERBIAL_START or words[0][:1].isupper() and (w.endswith("ing") or w.endswith(("ly", "ed")) and (
                 words[1].lower() in _OPENER_NEXT)) or words[0][:1].isdigit() \
-                or words.index(",") == 1 and "." in words[0]:  # `…, S.C., Rubio said`
+                or words.index(",") == 1 and "." in words[0]:  # `…, Vt., Brannock said`
             words = words[words.index(",") + 1:]
         else:
             break
@@ -675,7 +675,7 @@ def _tight_after(ctx: str, new_sentence: bool, whole: bool = True) -> str | None
         return None
     head = lead[: v.start()]
     if _SUBORDINATE.search(head):
-        return None  # `“…” Tuesday, hours after the staffer was charged`: another clause, not an attribution
+        return None  # `“…” Friday, hours after the treasurer was arrested`: another clause, not an attribution
     if head.split()[:1] and head.split()[0].lower() in _CONTINUING and v.group() not in _TAKES_OBJECT \
             and _comma_end(head):
         sp = _np_after(lead[v.end():])  # inverted after the rest of the quote's sentence: `“…” for the city, said X`
@@ -712,7 +712,7 @@ _COMMA_TAIL = re.compile(r"^[\s\xa0]*((?:[A-Z][\w’'.\-]*[\s\xa0]+){1,4}|(?:he|
 
 
 def _comma_tail(ctx: str) -> str | None:
-    """`“…,” Bozell concludes`: a name and any verb after a quote that ends in a comma."""
+    """`“…,” Penhaligon concludes`: a name and any verb after a quote that ends in a comma."""
     m = _COMMA_TAIL.match(ctx)
     return _clean(m.group(1).split()) if m else None
 
@@ -730,7 +730,7 @@ def _loose_after(ctx: str) -> str | None:
                 return sp
         tail = ctx[v.end():].split()
         if len(tail) > 8 or "that" in tail or len(tail) > 4 and not _PREP_TAIL.match(ctx, v.end()):
-            continue  # `… “…” that he said would make …`: a clause of its own, not the attribution
+            continue  # `… “…” that he said would cost …`: a clause of its own, not the attribution
         sp = _subject_before(ctx[: v.start()])
         if sp:
             return sp
@@ -779,7 +779,7 @@ def _before_attribution(ctx: str) -> str | None:
         if after_participle and verb not in _CORE_VERBS:
             continue  # `X shared a class called “…” on Facebook, writing “…`: not the class
         by = _BY.match(rest)
-        if by:  # `Sanders was asked by host Bill Maher, “…`
+        if by:  # `Kastellan was asked by host Dana Kwiatek, “…`
             sp = _np_after(rest[by.end():])
             if sp:
                 return sp
@@ -792,45 +792,45 @@ def _before_attribution(ctx: str) -> str | None:
             continue
         if verb.endswith("ing") and verb != "according":
             if not _comma_end(before):
-                sp = _subject_before(before)  # `footage of Clinton asking, “…`
+                sp = _subject_before(before)  # `footage of Ferrante asking, “…`
                 if sp and _named(sp):
                     return sp
             after_participle = True
             continue  # `X did Y, saying “…`: the speaker is an earlier subject
         if _comma_end(before) and not verb.endswith("ing") and verb not in _TAKES_OBJECT:
-            m = _PARENTHETICAL_NAME.match(rest)  # `The paradox, says Carl Anthony, a historian, is that “…`
+            m = _PARENTHETICAL_NAME.match(rest)  # `The trouble, says Ines Lindqvist, a geologist, is that “…`
             if m:
                 return m.group(1)
         sp = _subject_before(before)
         if sp and sp.lower() in PRONOUNS:
-            # `Clinton says she … what she calls “…`: the pronoun stands for the named subject before it
+            # `Ferrante says she … what she calls “…`: the pronoun stands for the named subject before it
             named = _named_subject_before(before)
             if named is None and _WHAT_PRONOUN.search(before):
-                named = _sentence_subject(before)  # `Ban condemned what he called “…`
+                named = _sentence_subject(before)  # `Oyelaran condemned what he called “…`
                 named = named if _named(named) else None
             return named or sp
         if sp and not _named(sp):
-            # `Ryan said the spate of protests demands “…`: a named speaker earlier in the sentence
+            # `Dovrin said the wave of closures demands “…`: a named speaker earlier in the sentence
             return _named_subject_before(before) or sp
         if sp:
             return sp
         if before.rstrip().endswith(("and", "but")) and _AND_END.search(before):
-            # `Reid caucused on Saturday and says he voted “…`
+            # `Quillon campaigned on Friday and says he voted “…`
             sp = _sentence_subject(before)
             if sp:
                 return sp
-        # inverted: `Said Trump: “…` / `, said X, “…`
+        # inverted: `Said Tolliver: “…` / `, said X, “…`
         sp = _np_after(rest)
         if sp and rest.strip(" ,:\xa0") and sp[:1].isupper():
             return sp
     if a:
         return _np_after(ctx[a.end():])
     m = _NAME_COLON.search(ctx) if ctx.rstrip().endswith(":") else None
-    if m:  # `… - Michael P. McDonald: “…` (a roundup's source line)
+    if m:  # `… - Sunniva K. Thessaly: “…` (a roundup's source line)
         return m.group(1)
     if after_participle:
         return None  # the sentence subject is the better guess, and the caller tries it next
-    # an unknown verb right before the mark: `Moscow reiterated “…`
+    # an unknown verb right before the mark: `Karvosk reiterated “…`
     m = _LOOSE_INTRO.search(ctx) if _loose_intro_end(ctx) else None
     if m:
         sp = _subject_before(ctx[: m.start(1)])
@@ -891,7 +891,7 @@ _LOOSE_INTRO = re.compile(r"\b([a-z]{3,}(?:ed|es|s))(?:[\s\xa0]+(?:him|her|them|
 
 @lru_cache(maxsize=2048)
 def _subject_fallback(ctx: str) -> str | None:
-    """The subject that opens the sentence of a partial quote (`Cruz called Trump a “liar”`)."""
+    """The subject that opens the sentence of a partial quote (`Tolliver called Okonedo a “liar”`)."""
     sp = _sentence_subject(ctx)
     if not sp or _NOT_A_SUBJECT.match(sp):
         return None
@@ -941,7 +941,7 @@ def _resolve(speaker: str, named: list[str]) -> str:
         return named[-1]  # "it added", "the statement read": whoever spoke last
     for n in reversed(named):
         if head in n.lower():
-            return n  # "the ministry" → "the Russian Foreign Ministry"
+            return n  # "the ministry" → "the Veltrian Foreign Ministry"
     return speaker
 
 
@@ -1008,8 +1008,8 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
         verb_before = bool(verbs_before)
         tried_before = False  # _before_attribution(before) gave None already (it is a pure function)
         if verb_before and inner[-1:] not in ",?!":
-            # `Rajoy said that he will “try …” and insisted …`: a partial quote belongs to the verb before
-            # it; a clause after it is usually someone else's (`… “a decent man” after the staffer was …`)
+            # `Dovrin said that he will “try …” and insisted …`: a partial quote belongs to the verb before
+            # it; a clause after it is usually someone else's (`… “a fair judge” after the treasurer was …`)
             speaker, route = _before_attribution(before), "before"
             tried_before = speaker is None
         if speaker is None:
@@ -1018,12 +1018,12 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
         if speaker is None and inner[-1:] == ",":
             speaker = _comma_tail(after)
         if speaker is None and inner[-1:] in ",!?":
-            m = _INVERTED_ANY.match(after)  # `“This is wonderful!” beamed Oskar Lind`
+            m = _INVERTED_ANY.match(after)  # `“This is splendid!” beamed Oskar Lind`
             speaker = _np_after(after[m.end():]) if m else None
         if speaker is None and not new_sentence:
             speaker, route = _loose_after(after), "loose"
         if speaker is not None and speaker.lower() in PRONOUNS and not starts_sentence:
-            # `DuVernay said she felt … because “…,” she said`: the named subject of the sentence
+            # `Ferrante said she worried … because “…,” she said`: the named subject of the sentence
             subject = _named_subject_before(before)
             if subject is None and before.rstrip().endswith(":"):
                 subject = _before_attribution(before)  # `Sen. Ann Lee scolded him: “…,” she said`
@@ -1044,7 +1044,7 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
                 and _adjacent(text, prev[2], o):
             speaker, resolved, route = prev[0], prev[1], "adjacent"
         if speaker is None and not text[para_lo:o].strip() and _QUOTE_PARA.match(text, o, para_hi):
-            # a paragraph that is one quote, after a paragraph about someone: `Valastro praised …¶“We need …”`
+            # a paragraph that is one quote, after a paragraph about someone: `Penhaligon praised …¶“We need …”`
             speaker, route = _previous_paragraph_speaker(text, start, para_lo), "prev_para"
         if speaker is not None and _not_a_speaker(speaker):
             speaker, resolved = None, None  # `According …`, `Based on …`: a sentence opener, not a name
@@ -1106,7 +1106,7 @@ _WORK_BEFORE = re.compile(r"\b(?:" + _WORKS + r")[\s\xa0]*,?[\s\xa0]*$", re.I)
 _WORK_AFTER = re.compile(r"[\s\xa0,]*(?:" + _WORKS + r")\b")
 _NICKNAME = re.compile(r"[A-Z][\w’'-]*(?:[\s\xa0]+[A-Z][\w’'-]*)?$")
 _NAME_END = re.compile(r"(?:^|[\s\xa0])(?:[A-Z][\w’'-]*\.?|(?:[A-Z]\.)+)[\s\xa0]*$")
-# the surname after the nickname; a headline's capitalized small word (`Felt “Invisible” As A Child`) is not one
+# the surname after the nickname; a headline's capitalized small word (`Stayed “Hopeful” As A Rookie`) is not one
 _NAME_NEXT = re.compile(r"[\s\xa0]+(?!(?:As|To|In|Of|On|At|For|And|Or|The|A|An|By|With|From|Is|Are)\b)[A-Z][^\W\d_]")
 _DEFINED_AFTER = re.compile(
     r"[\s\xa0]*,?[\s\xa0]*(?:(?:which|that)[\s\xa0]+(?:(?:is|are|was|were)[\s\xa0]+(?:defined|known|meant|used|understood)|"

@@ -425,7 +425,7 @@ _AD_AUTHOR_STRONG = re.compile(
     r"weight\s?loss|work\s?from\s?home|followers|essays?|pharmacy|pills)\b",
     re.IGNORECASE,
 )
-# A home page in the name field is common for bloggers (`Ines Lindqvist http://…`, `Kiran @ Kiran.com`):
+# A home page in the name field is common for bloggers (`Ines Lindqvist http://…`, `Mirela @ MirelaBakes.net`):
 # not an ad, and not a hook by itself.
 _AUTHOR_LINK = re.compile(r"https?://|www\.|\.(?:com|net|org|info|biz|co\.uk)\b", re.IGNORECASE)
 _AD_AUTHOR_WEAK = re.compile(

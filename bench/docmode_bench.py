@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.studio_bench import bare_import  # noqa: E402
+from bench.studio_bench import bare_import, print_figures, timed  # noqa: E402
 from builder import docmode, studio  # noqa: E402
 from builder.run import segment_corpus  # noqa: E402
 
@@ -87,20 +87,17 @@ def main() -> None:
                                                      docmode.check_label_config)
             bare_import(server.url, server.token, warm.id, tasks[:args.batch_size], args.batch_size)
 
-            t = time.perf_counter()
-            rep = docmode.push(records, [docs], "bench-docs", client=client, batch_size=args.batch_size)
-            figures["push"] = time.perf_counter() - t
+            with timed(figures, "push"):
+                rep = docmode.push(records, [docs], "bench-docs", client=client, batch_size=args.batch_size)
             assert rep.imported == args.n, rep
 
             bare, _ = studio.ensure_document_project(client, "bench-bare", docmode.label_config(),
                                                      docmode.check_label_config)
-            t = time.perf_counter()
-            bare_import(server.url, server.token, bare.id, tasks, args.batch_size)
-            figures["bare"] = time.perf_counter() - t
+            with timed(figures, "bare"):
+                bare_import(server.url, server.token, bare.id, tasks, args.batch_size)
 
-            t = time.perf_counter()
-            rep2 = docmode.push(records, [docs], "bench-docs", client=client, batch_size=args.batch_size)
-            figures["re-push"] = time.perf_counter() - t
+            with timed(figures, "re-push"):
+                rep2 = docmode.push(records, [docs], "bench-docs", client=client, batch_size=args.batch_size)
             assert rep2.imported == 0 and rep2.already == args.n, rep2
 
             # a project where two people annotated every page: the admin accepts the pre-annotation,
@@ -120,11 +117,10 @@ def main() -> None:
                                                                 {"result": fewer, "completed_by": other}]})
             bare_import(server.url, server.token, annotated.id, with_annotations, args.batch_size)
 
-            t = time.perf_counter()
-            snapshot_id, raw = studio.export_documents(client, annotated.id)
-            report = docmode.write(tmp / "LABELS", export_bytes=raw, snapshot_id=snapshot_id,
-                                   project="bench-annotated", project_id=annotated.id)
-            figures["pull"] = time.perf_counter() - t
+            with timed(figures, "pull"):
+                snapshot_id, raw = studio.export_documents(client, annotated.id)
+                report = docmode.write(tmp / "LABELS", export_bytes=raw, snapshot_id=snapshot_id,
+                                       project="bench-annotated", project_id=annotated.id)
             assert report["documents"] == args.n, report["documents"]
 
             regions = sum(len([r for r in task["predictions"][0]["result"] if r.get("from_name") == "span"])
@@ -132,9 +128,7 @@ def main() -> None:
             print(f"{args.n} documents ({regions} regions, {rep.relations} relations), batches of {args.batch_size}; "
                   f"pull: {report['annotations']['kept']} annotations, {report['gold_records']} gold records, "
                   f"status {report['status']}")
-            for name, secs in figures.items():
-                print(f"  {name:8s} {secs:7.2f} s  {args.n / secs:8.1f} documents/s")
-            print(f"  ratio push/bare (documents/s): {figures['bare'] / figures['push']:.2f}")
+            print_figures(figures, args.n, "documents")
         finally:
             studio.stop(tmp / "state")
 

@@ -13,6 +13,7 @@ the idempotent re-push (an export snapshot to learn what is there, nothing impor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import sys
@@ -68,6 +69,21 @@ def bare_import(url: str, token: str, project_id: int, tasks: list[dict], batch_
             r.raise_for_status()
 
 
+@contextlib.contextmanager
+def timed(figures: dict, name: str):
+    """figures[name] = the wall seconds the block took."""
+    t = time.perf_counter()
+    yield
+    figures[name] = time.perf_counter() - t
+
+
+def print_figures(figures: dict, n: int, unit: str) -> None:
+    """Each step's seconds and units/s, then push's rate over the bare import's."""
+    for name, secs in figures.items():
+        print(f"  {name:8s} {secs:7.2f} s  {n / secs:8.1f} {unit}/s")
+    print(f"  ratio push/bare ({unit}/s): {figures['bare'] / figures['push']:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=10_000, help="records to push (default 10,000)")
@@ -87,33 +103,27 @@ def main() -> None:
             client = studio.connect(server.url, server.token)
             figures = {}
 
-            t = time.perf_counter()
-            rep = studio.push(path, "bench-push", client=client, batch_size=args.batch_size)
-            figures["push"] = time.perf_counter() - t
+            with timed(figures, "push"):
+                rep = studio.push(path, "bench-push", client=client, batch_size=args.batch_size)
             assert rep.imported == args.n, rep
 
             tasks = list(studio.record_tasks(studio.read_records(path)))
             bare_project, _ = studio.ensure_project(client, "bench-bare")
-            t = time.perf_counter()
-            bare_import(server.url, server.token, bare_project.id, tasks, args.batch_size)
-            figures["bare"] = time.perf_counter() - t
+            with timed(figures, "bare"):
+                bare_import(server.url, server.token, bare_project.id, tasks, args.batch_size)
 
-            t = time.perf_counter()
-            rep2 = studio.push(path, "bench-push", client=client, batch_size=args.batch_size)
-            figures["re-push"] = time.perf_counter() - t
+            with timed(figures, "re-push"):
+                rep2 = studio.push(path, "bench-push", client=client, batch_size=args.batch_size)
             assert rep2.imported == 0 and rep2.already == args.n, rep2
 
-            t = time.perf_counter()
-            snapshot_id, raw = studio.export_snapshot(client, rep.project_id)
-            report = labels.write(tmp / "LABELS", export_bytes=raw, snapshot_id=snapshot_id, project="bench-push",
-                                  project_id=rep.project_id)
-            figures["pull"] = time.perf_counter() - t
+            with timed(figures, "pull"):
+                snapshot_id, raw = studio.export_snapshot(client, rep.project_id)
+                report = labels.write(tmp / "LABELS", export_bytes=raw, snapshot_id=snapshot_id,
+                                      project="bench-push", project_id=rep.project_id)
             assert report["records"] == args.n and report["label_status"]["unlabeled"] == args.n
 
             print(f"{args.n} records, batches of {args.batch_size}, types {', '.join(TYPE_NAMES)}")
-            for name, secs in figures.items():
-                print(f"  {name:8s} {secs:7.2f} s  {args.n / secs:8.0f} tasks/s")
-            print(f"  ratio push/bare (tasks/s): {figures['bare'] / figures['push']:.2f}")
+            print_figures(figures, args.n, "tasks")
         finally:
             studio.stop(tmp / "state")
 

@@ -72,7 +72,6 @@ CHATTY_WORDS = frozenset(
     "thanks thank thx lol lmao imho imo agree agreed congrats congratulations awesome wow "
     "i'm i’m you're you’re i've i’ve great post article blog".split()
 )
-_CHATTY_MARK_CHARS = frozenset("!?:;@")
 CHATTY_MARKS = re.compile(r"[!?]{2}|[:;]-?[)D]|(?:^|\s)@\w")
 # junk that pages append after the article or the comments: neither article nor comment
 TAIL = re.compile(
@@ -153,16 +152,6 @@ def strip_meta(s: str) -> str:
     return s
 
 
-def name_like(s: str) -> bool:
-    """A short run of words that could be a handle or a person's name: no sentence, no clause."""
-    if not s or len(s) > 40 or ends_sentence(s) and not s.endswith(")"):
-        return False
-    words = s.split()
-    if not 1 <= len(words) <= 5:
-        return False
-    return sum(map(str.isalnum, s)) >= 0.6 * len(s.replace(" ", ""))
-
-
 class Kind(NamedTuple):
     """What a line is, as far as its own text tells. A named tuple: a page makes one per line, and a
     frozen dataclass costs a setattr per field to build."""
@@ -230,14 +219,6 @@ def _tail_long(text: str, low: str) -> bool:
             or "add" in low and _TAIL_LONG_ANY(text) is not None)
 
 
-def _pingback(text: str, low: str) -> bool:
-    return ("[" in text or "ngback" in low or "trackback" in low) and PINGBACK.search(text) is not None
-
-
-def _chatty(text: str, low: str) -> bool:
-    return not CHATTY_WORDS.isdisjoint(low.split()) or _chatty_marks(text)
-
-
 _AGO_WORDS = frozenset(("ago", "yesterday", "now"))
 _NAME_END = SENTENCE_END_CHARS - {")"}  # a name does not end a sentence, but may end in ")"
 _NOTHING = Kind(*(False,) * len(Kind._fields))  # a line that is none of these (most long lines)
@@ -257,7 +238,7 @@ def classify(text: str) -> Kind:
     n = len(text)
     low = text.lower()
     words = low.split()  # as many as text.split(): lower-casing makes no space and takes none away
-    chatty = not CHATTY_WORDS.isdisjoint(words) or _chatty_marks(text)  # _chatty, inline
+    chatty = not CHATTY_WORDS.isdisjoint(words) or _chatty_marks(text)  # a chatty word or mark
     pingback = ("[" in text or "ngback" in low or "trackback" in low) and PINGBACK.search(text) is not None
     if n > 200:
         # stamps, headers, controls and names are short: a long line can only be a pingback,
@@ -303,7 +284,7 @@ def classify(text: str) -> Kind:
     stamp = (date or time or ago) and len(rest_words) <= 9
     if stamp and len(rest_words) > 6 and not (says or byline):
         stamp = False
-    # name_like, inline (its split is words)
+    # a handle or a person's name: a short run of words, no sentence, no clause
     name = (n <= 40 and 1 <= len(words) <= 5 and text[-1] not in _NAME_END
             and sum(map(str.isalnum, text)) >= 0.6 * len(text.replace(" ", "")))
     author = bool(

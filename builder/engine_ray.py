@@ -61,6 +61,7 @@ from builder.run import (COMPRESSION, DOC_TIMEOUT, ROW_GROUP_ROWS, SHARD_NAME, _
                          _check_outputs, _Target, Tally, default_workers, finish, output_paths, segment_batch,
                          storage_schema, write_error)
 from builder.schema import TYPE_NAMES
+from builder.worker import main_thread
 
 SHARD_CHARS = 8_000_000  # text per unit of work (one task, one shard): seconds of one core, ~15k records
 WINDOW_CHARS = 128_000_000  # text the driver reads ahead and hands to Ray in one execution...
@@ -321,7 +322,7 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
     shards: list[dict] = []
 
     started = connect(address, workers)
-    old_term = signal.signal(signal.SIGTERM, _sigterm) if _main_thread() else None
+    old_term = signal.signal(signal.SIGTERM, _sigterm) if main_thread() else None
     try:
         _quiet_data(progress)
         tmp_out = targets["out"].open()
@@ -366,7 +367,3 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
             signal.signal(signal.SIGTERM, old_term)
         if started:
             ray.shutdown()
-
-
-def _main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()

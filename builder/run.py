@@ -41,7 +41,7 @@ from builder.document import Document
 from builder.errors import BuilderError, InputError
 from builder.ingest import Fields, Ingested, ReadMeter, Rejected, read_documents
 from builder.schema import FIELDS, SCHEMA, SCHEMA_VERSION, TYPE_NAMES, arrow_fields, arrow_schema
-from builder.worker import (DOC_TIMEOUT, INVALID_RECORDS, Columns, Spec, _main_thread, ignore_sigint, one_line,
+from builder.worker import (DOC_TIMEOUT, INVALID_RECORDS, Columns, Spec, ignore_sigint, main_thread, one_line,
                             records_to_columns, segment_columns)
 
 BATCH_DOCS = 128  # documents per batch sent to a worker...
@@ -432,7 +432,7 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
 
     targets = {"out": _Target(out, is_dir=not single), "quarantine": _Target(quarantine_path, False),
                "report": _Target(report_path, False)}
-    old_term = signal.signal(signal.SIGTERM, _sigterm) if _main_thread() else None
+    old_term = signal.signal(signal.SIGTERM, _sigterm) if main_thread() else None
     sink = None
     try:
         tmp_out = targets["out"].open()

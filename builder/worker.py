@@ -84,7 +84,8 @@ def _on_alarm(signum, frame):
     raise _DocTimeout
 
 
-def _main_thread() -> bool:
+def main_thread() -> bool:
+    """Whether this is the main thread: only there may signal handlers be set."""
     return threading.current_thread() is threading.main_thread()
 
 
@@ -93,7 +94,7 @@ def _segment_one(segment: Callable[[Document], list[dict]], doc: Document, timeo
     end on one page must not hang a run of millions. CPU time, not wall time, so that a busy
     machine does not stop documents that merely waited. Needs the main thread (signals);
     elsewhere, no limit."""
-    if not timeout or not _main_thread():
+    if not timeout or not main_thread():
         return segment(doc)
     previous = signal.signal(signal.SIGPROF, _on_alarm)
     signal.setitimer(signal.ITIMER_PROF, timeout)

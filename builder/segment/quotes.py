@@ -1065,8 +1065,6 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
             resolved = _resolve(speaker, named)
             if _named(speaker):
                 named.append(speaker)
-        if _DEBUG is not None:
-            _DEBUG.append(route)
         out.append(Quote(qs, qe, speaker, resolved, _SCORE[route, n_words <= 3]))
         prev = (speaker, resolved, para_hi)
     return out
@@ -1077,7 +1075,6 @@ _ROUTE_SCORE = {"tight": 0.95, "loose": 0.9, "before": 0.9, "colon": 0.9, "subje
 # a quote's score: its route's, 0.2 less for three words or fewer, kept in [0.05, 1]
 _SCORE = {(route, short): round(max(0.05, min(1.0, score - 0.2 if short else score)), 3)
           for route, score in _ROUTE_SCORE.items() for short in (False, True)}
-_DEBUG: list | None = None
 _NAMING = re.compile(r"(?:\b(?:titled|entitled|dubbed|headlined|nicknamed|labeled|labelled|known as|billed as|"
                      r"branded)|\b(?:a|an|the|its|his|her|their)[\s\xa0]+(?:[\w-]+[\s\xa0]+)?(?:called|named))"
                      r"[\s\xa0]*[,:]?[\s\xa0]*$")

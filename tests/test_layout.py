@@ -378,3 +378,93 @@ def test_led_patterns_match_as_their_plain_forms(pieces):
     numeric = _plain(L._NUMERIC_DATE)
     if numeric.search(text) is None:
         assert (L._DATE_WORDS(text) is None) == (_plain(L.DATE).search(text) is None)
+
+
+# Pages that end on one or two short comments: too little for the model's summed score, yet their
+# markup is a comment section's. (ending, the comments' texts must hold, in order); each is written
+# under the same invented article.
+ARTICLE = ("Harbour Ferry Returns To Winter Timetable\n\n"
+           "The harbour ferry goes back to its winter timetable on Monday, with the last crossing at nine.\n\n"
+           "The operator said fewer people travel after dark once the clocks change, and that the crews\n"
+           "would use the quiet months to repaint both boats before the spring.\n\n"
+           "Season tickets bought before October stay valid until the end of March.\n")
+ONE_COMMENT_ENDINGS = {
+    "a trailing pingback": (
+        "\n\n\nPingback: Island Commuter Weekly | Ferry news roundup for the week\n",
+        ["Island Commuter Weekly"],
+    ),
+    "a pingback with its excerpt and stamp": (
+        "\n\n    [...] the last crossing at nine, which leaves late shifts stranded [...]\n"
+        "    Pingback by Quay Street Notes — March 4, 2013 @ 18:20\n",
+        ["Quay Street Notes"],
+    ),
+    "a 'Posted by: X | date at time' footer under its text": (
+        "\n\n\nNine is far too early for anyone working in town.\n\n"
+        "Posted by: Wren Ashby | March 05, 2013 at 10:12 PM\n",
+        ["far too early"],
+    ),
+    "a 'said:' header over a two-word reply": (
+        "\n\n\n+ Gull88 on March 5th, 2013 at 8:02 am said:\nsounds fair\n",
+        ["sounds fair"],
+    ),
+    "two one-line comments, each with its stamp": (
+        "\n\nwhat about Sundays\n  March 5, 2013 6:50 PM\nsame as before\n  March 5, 2013 7:07 PM\n",
+        ["what about Sundays", "same as before"],
+    ),
+    "an 'X says:' header after the article's Related links": (
+        "\nRelated:\nNew Pier Lights Approved\n\n\n"
+        "(1) Tamsin says:\n    Thanks for the notice, I nearly missed the change.\n    Tamsin\n",
+        ["nearly missed the change"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ONE_COMMENT_ENDINGS))
+def test_a_page_ending_on_one_short_comment_has_it(case):
+    ending, texts = ONE_COMMENT_ENDINGS[case]
+    text = ARTICLE + ending
+    lay = parse_layout(text, has_title=True)
+    check_invariants(text, lay)
+    assert len(lay.comments) == len(texts)
+    for c, words in zip(lay.comments, texts):
+        assert words in piece(text, (c.start, c.end))
+    assert piece(text, lay.article).endswith("end of March.")
+
+
+# Endings that look a little like the above and are the article's: no comment section.
+ARTICLE_ENDINGS = {
+    "a byline footer: name and one date": "\nBy Wren Ashby\nMarch 5, 2013\n",
+    "a 'Posted by: X' byline with no date": "\n\nPosted by: Wren Ashby, Harbour Desk\n",
+    "an excerpt in brackets, the article quoting": "\n\n[...] and the crews will repaint both boats [...]\n",
+    "a bulleted list of stops": ("\nThe winter boats call at:\n• North Quay\n• Gull Rock\n• Pier Head\n• Old Harbour\n"
+                                 "• Ferry Lane\n• Saltmarsh\nTimes are posted at each stop.\n"),
+    "a 'said:' lead-in to the operator's statement": (
+        "\nThe operator said:\n    The winter timetable matches the number of people who travel.\n"
+        "Crews will repaint both boats before the spring.\n"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ARTICLE_ENDINGS))
+def test_article_endings_grow_no_comment_section(case):
+    text = ARTICLE + ARTICLE_ENDINGS[case]
+    lay = parse_layout(text, has_title=True)
+    check_invariants(text, lay)
+    assert lay.comments == []
+
+
+def test_an_authors_archive_listing_is_no_thread_and_in_no_record():
+    listing = "".join(f"\n{date} — Wren Ashby\n{teaser}\n" for date, teaser in [
+        ("Feb 26, 2013", "The pier lights are finally approved, after three winters of asking for them."),
+        ("Feb 12, 2013", "Why the island school bus leaves before the first ferry docks."),
+        ("Jan 30, 2013", "Storm damage closes the north slipway for a fortnight."),
+        ("Jan 9, 2013", "A new café opens in the old ticket office at Pier Head."),
+    ])
+    text = ARTICLE + "\n\nMore by Wren Ashby:\n" + listing
+    lay = parse_layout(text, has_title=True)
+    check_invariants(text, lay)
+    assert lay.comments == []
+    article = piece(text, lay.article)
+    assert article.endswith("end of March.")  # the lead-in and the listing are in no record
+    # the same headers by several people are a thread
+    thread = listing.replace("Jan 30, 2013 — Wren Ashby", "Jan 30, 2013 — Col Pryce")
+    assert len(parse_layout(ARTICLE + "\n\n" + thread, has_title=True).comments) == 4

@@ -302,6 +302,90 @@ def _same_template_above(lines: list[Line], kinds: list[Kind], k: int) -> int:
     return k
 
 
+def _past_list(lines: list[Line], k: int) -> int | None:
+    """A section that starts inside a bulleted list (the line above is an item with the same bullet
+    and indentation, no blank line between) starts after the list: a list of items is the article's,
+    and a thread in bullets ("• author" over its text) has text between its bullets."""
+    def item_of_list(i: int) -> bool:
+        a, b = lines[i - 1], lines[i]
+        return (b.blank_before == 0 and a.indent == b.indent and a.text[:1] == b.text[:1]
+                and a.text[:1] in _LIST_BULLETS)
+    if k == 0 or not item_of_list(k):
+        return k
+    while k < len(lines) and item_of_list(k):
+        k += 1
+    return k if k < len(lines) else None
+
+
+_LIST_BULLETS = "•·▪►◦*-–"
+_PINGBACK_LINE = re.compile(r"\W*(?:pingback|trackback)\b", re.I)
+_LAST_LINES = 8  # how near the page's end a lone comment's header must be
+_FOOTER_BY = re.compile(r"\W*posted\s+by:\s", re.I)  # a comment's footer: "Posted by: X | June 8, 2012 at 2:29 PM"
+
+
+def _trailing_section(lines: list[Line], kinds: list[Kind]) -> int | None:
+    """The comment section of a page whose model score found none but whose last lines are comment
+    markup no article ends on: one comment is too little for the summed score.
+      - pingbacks ("Pingback: …", "[…] excerpt […]", "Trackback by …", with their stamps); at least
+        one must say it is a pingback, since an excerpt with "[…]" alone may be the article quoting;
+      - an "X says:" header among the last lines, dated ("X on May 2 at 8:02 am said:"), or after
+        the article's own tail ("Related: …"): an undated one may lead in to a statement the
+        article quotes ("The council said:");
+      - a "Posted by: X | date at time" footer (with the colon, a date and a time: an article's
+        byline is "Posted by X on …" or "Posted by: X" alone), closing the comment above it."""
+    n = len(lines)
+    if n < 2:
+        return None
+    j = n
+    while j > 0 and (kinds[j - 1].pingback or kinds[j - 1].stamp or kinds[j - 1].control):
+        j -= 1
+    if any(_PINGBACK_LINE.match(lines[i].text) for i in range(j, n)):
+        while j < n and not kinds[j].pingback:
+            j += 1  # a section starts at a pingback, not at a stray stamp above it
+        return j
+    tail = next((i for i in range(n - 1, 0, -1) if kinds[i].tail), 0)
+    for i in range(max(1, n - _LAST_LINES), n):
+        kd = kinds[i]
+        if kd.says and kd.author and (i > tail > 0 or kd.date or kd.time):
+            return i
+    last = n - 1
+    while last > 0 and kinds[last].control:
+        last -= 1
+    kd = kinds[last]
+    if last > 1 and kd.byline and kd.date and kd.time and _FOOTER_BY.match(lines[last].text):
+        return _footer_start(lines, last)
+    return None
+
+
+def _one_author_listing(comments: list[Comment]) -> bool:
+    """Three or more "comments" all by one named author are a listing, not a thread: an author's
+    archive ("May 2, 2013 — Ann Lee" over each teaser) or trackbacks that each say "Tracked on …".
+    Text above the first of them (the section's headerless first "comment") is the listing's lead-in
+    ("More by Ann Lee:"). A thread has more than one voice; a page's author who answers lists the
+    readers too."""
+    first = next((i for i, c in enumerate(comments) if c.author is not None), None)
+    return (first is not None and len(comments) - first >= 3
+            and all(c.author == comments[first].author for c in comments[first:]))
+
+
+def _only_footer(kinds: list[Kind]) -> bool:
+    """Whether what follows the text reads as the article's own footer: short lines only (a byline,
+    a date, a tag line) and no "X says:" header, and no short line between two dates: that is two
+    posts ("hot" / "November 12, 2012 7:07 PM" / "psst..." / "November 12, 2012 7:08 PM"). A
+    "said:" header is a comment's, whatever short line follows it."""
+    seen_stamp = between = False
+    for kd in kinds:
+        if kd.says or not (is_meta(kd) or kd.name):
+            return False
+        if kd.stamp:
+            if between:
+                return False
+            seen_stamp = True
+        elif seen_stamp:
+            between = True
+    return True
+
+
 def _ends_on_author(kinds: list[Kind]) -> bool:
     tail = [kd for kd in kinds[-3:] if not kd.control]
     return bool(tail) and tail[-1].author
@@ -337,12 +421,16 @@ def layout_with(text: str, has_title: bool, model: dict, *, with_headers: bool =
         first += 1  # junk right under the title ("… Add your two cents.") is no more article than a tail
     body_lines, body_kinds = lines[first:], kinds[first:]
     k, margin = best_boundary(body_lines, body_kinds, model)
+    if k is not None:
+        k = _past_list(body_lines, k)
     n = len(lines)
-    if k is not None and (all(is_meta(kd) or kd.name for kd in body_kinds[k:])
+    if k is not None and (_only_footer(body_kinds[k:])
                           or len(body_kinds) - k < 3 and not any(kd.author or kd.stamp for kd in body_kinds[k:])):
         # only a byline or a date after the text (an article's own footer), or a line or two with no
         # comment markup at all ("Follow X on Twitter"): no comments
         k = None
+    if k is None:
+        k = _trailing_section(body_lines, body_kinds)
     k = _bullet_thread(body_lines, body_kinds, k)
     if k is not None:
         k = _same_template_above(body_lines, body_kinds, k)
@@ -355,6 +443,8 @@ def layout_with(text: str, has_title: bool, model: dict, *, with_headers: bool =
     if k is not None:
         com_end = _cut_tail(lines, kinds, cut, n)
         comments = _split_comments(lines, kinds, cut, com_end, margin, with_headers)
+        if _one_author_listing(comments):
+            comments = []  # the article still ends where the listing starts: like a tail, in no record
     # how sure the article's end is right: how far the section's score clears the threshold, or how
     # far below it the best candidate stays when there is no section
     article_score = 0.5 + 0.5 * _sigmoid((margin if k is not None else -margin) / MARGIN_SCALE)

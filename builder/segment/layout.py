@@ -9,7 +9,12 @@ How it decides, in order:
      and the section starts at the line that maximises the summed score of everything after it. A
      page whose best sum stays under the model's threshold has no comment section: prose alone never
      grows one. The weights are `models/layout_boundary.json`, trained by scripts/train_layout.py on
-     the Dragnet pages (reported figures come from pages held out by file).
+     the Dragnet pages (reported figures come from pages held out by file). Around the model:
+     a section does not start inside a bulleted list; a byline-and-date footer is no section; a
+     page whose score stays under the threshold but which ends on markup no article ends on (a
+     pingback, a dated "X said:" header, a "Posted by: X | date at time" footer) has one short
+     section (see _trailing_section); three or more entries by one author are a listing, not a
+     thread.
   3. Boilerplate tails are cut off the end of the article and of the comment section (see Tails).
   4. Comments: the section is cut at author lines. When the section opens with an author line, each
      author line (with the stamp/controls next to it) heads a comment; when authors come as footers

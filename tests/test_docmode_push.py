@@ -4,7 +4,6 @@ relations and speakers/authors, against the real Label Studio server."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -12,8 +11,8 @@ from click.testing import CliRunner
 from builder import docmode, studio
 from builder.cli import cli
 from builder.document import Document
+from tests.helpers import SEED, need_shared
 
-SEED = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds" / "000_9af9844975475935.txt"
 
 
 def run(*args):
@@ -49,9 +48,7 @@ def test_example_document_pushed_twice_gives_one_task_with_a_region_per_record(t
     currently finds on the page (tests/test_segment.py pins that)."""
     from builder.segment import segment
 
-    if not SEED.exists():
-        pytest.skip(f"{SEED} is not here (../shared is the workplace's material, not the project's)")
-    records = segment(Document(doc_id=SEED.stem, text=SEED.read_text(encoding="utf-8")))
+    records = segment(Document(doc_id=SEED.stem, text=need_shared(SEED).read_text(encoding="utf-8")))
     threaded = [r for r in records if r["type"] in ("reply", "spam") and r["parent_id"]]
     assert len(records) > 3 and threaded, "the example page has an article, comments and replies"
     path = write_records(records, tmp_path / "seed.parquet")

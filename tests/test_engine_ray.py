@@ -25,6 +25,7 @@ from builder.cli import cli  # noqa: E402
 from builder.document import Document  # noqa: E402
 from builder.errors import BuilderError, InputError  # noqa: E402
 from builder.schema import FIELDS, TYPE_NAMES  # noqa: E402
+from tests.helpers import SEED  # noqa: E402  (the example page, when ../shared is here)
 
 # Ray Data's own DataContext trips its deprecation warnings on every execution: not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
@@ -32,7 +33,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.con
 BUILDER = Path(sys.executable).with_name("builder")
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-SEED = REPO.parent / "shared" / "seeds" / "000_9af9844975475935.txt"  # the example page, when ../shared is here
 
 # Pages written for these tests, each in the markup of a different kind of site.
 FORUM = """Bridge Repairs to Close the River Crossing in May

@@ -6,7 +6,6 @@ import json
 import os
 import stat
 from collections import Counter
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -16,8 +15,8 @@ from builder import labels, studio
 from builder.cli import cli
 from builder.document import Document
 from builder.schema import TYPE_NAMES
+from tests.helpers import SEED, need_shared
 
-SEED = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds" / "000_9af9844975475935.txt"
 
 pytestmark = pytest.mark.studio
 
@@ -38,9 +37,7 @@ def test_example_document_pushed_twice_gives_a_task_per_record(tmp_path, write_r
     pins that), and none twice."""
     from builder.segment import segment
 
-    if not SEED.exists():
-        pytest.skip(f"{SEED} is not here (../shared is the workplace's material, not the project's)")
-    text = SEED.read_text(encoding="utf-8")
+    text = need_shared(SEED).read_text(encoding="utf-8")
     segmented = segment(Document(doc_id=SEED.stem, text=text))
     n = len(segmented)
     assert n > 3, "the example page has an article, quotes and comments"

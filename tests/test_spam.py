@@ -301,6 +301,35 @@ def test_cheap_tests_before_patterns_miss_nothing(text):
         assert "?" in s or "&" in s or "/ref/" in s
 
 
+_AD_WORDS = sorted({w.decode() for w in spam_features._AD_STRONG_RUNS | spam_features._AD_WEAK_RUNS}
+                   | {"invest", "investing", "investor", "loss", "from", "home", "http", "https", "www", "com", "net",
+                      "co", "uk", "maya", "tanaka", "rich", "van", "weight loss", "work from home", "workfrom home",
+                      "work fromhome", "weight\tloss"})
+_NAME_TOKEN = st.one_of(st.sampled_from(_AD_WORDS).flatmap(lambda w: st.sampled_from([w, w.upper(), w.title(),
+                                                                                     f"{w} {w}"])),
+                        st.sampled_from([" ", " ", "-", "_", ".", ":", "://", "@", "/", "0", "7", "é", "ſ", "\u212a",
+                                         "\x1f", "\t"]))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(st.lists(_NAME_TOKEN, max_size=12).map("".join), st.text(max_size=40),
+                 st.text(st.characters(max_codepoint=127), max_size=40)))
+def test_author_cheap_tests_give_the_patterns_answers(name):
+    """_author skips its case-insensitive patterns for an ASCII name with none of their words, and
+    the home-page pattern for a name with no '.' or ':': the answers are the patterns' own."""
+    ad = bool(spam_features._AD_AUTHOR_STRONG.search(name)) or len(spam_features._AD_AUTHOR_WEAK.findall(name)) >= 2
+    assert spam_features._author.__wrapped__(name) == (ad, bool(spam_features._AUTHOR_LINK.search(name)))
+
+
+def test_author_cheap_tests_let_ad_names_through():
+    for name in ("Cheap SEO services", "Best Online Deals", "InvestOnline Money", "investing cash", "WeightLoss Tips",
+                 "work from home", "Work_From_Home loans", "PHARMACY", "free-cash"):
+        assert spam_features._author.__wrapped__(name)[0], name
+    for name in ("Maya Tanaka", "Rich Van Buren", "Freeman Cash", "Mirela @ MirelaBakes.net"):
+        assert not spam_features._author.__wrapped__(name)[0], name
+    assert spam_features._author.__wrapped__("Mirela @ MirelaBakes.net")[1]
+
+
 def test_a_referral_after_an_ampersand_is_counted():
     for link in ("http://shop.example.com/item&ref=abc1", "http://shop.example.com/p?x=1&aff_id=9",
                  "http://go.example.com/out&url=https://elsewhere.example"):

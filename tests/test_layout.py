@@ -300,7 +300,9 @@ GATE_PIECES = ["pingback", "Trackback", "pıngback", "PİNGBACK", "[...]", "[…
                ":)", ";-D", ":D", "@ann", " @", "October 29, 2012", "IsoldeMarch 14, 2011",
                "Tamsin7 June 2011", "6 pts", "http://ann.example/ Ann", "https://x", "Ann", "says", ":", " ",
                "\t", "ſ", "ı", "İ", "7", ".", "٣", "0", "9", "Spread the word", "ſpread the word", "Older posts by",
-               "RSS feed for", "Please adhere to our comment", "Like and share", "Share this:", "Tags: a"]
+               "RSS feed for", "Please adhere to our comment", "Like and share", "Share this:", "Tags: a",
+               "Reply", "Ann's avatar", "'s picture", "(not verified)", "+3 likes", "#4", "2 | 3", "Comments (2)",
+               "3 Responses to", "Discussion", "• Ann", "◦", "K", "Posted by", "by ", "Tweet", "Yes", "Maya Okafor"]
 
 
 def name_like(s: str) -> bool:
@@ -339,6 +341,71 @@ def test_classify_gates_answer_as_the_patterns_alone(pieces):
     assert kind.name == name_like(text)
     n = len(text)
     assert kind.tail == (n <= 80 and L.TAIL.match(text) is not None or n <= 600 and L.TAIL_LONG.match(text) is not None)
+    if n <= 140:  # the line-start patterns, asked behind their first characters
+        assert kind.byline == (L.BYLINE.match(text) is not None)
+        assert kind.control == (n <= 60 and L.CONTROL.match(text) is not None)
+        assert kind.bullet == (n <= 60 and L.BULLET.match(text) is not None)
+        assert kind.heading == (n <= 120 and L.COMMENTS_HEADING.match(text) is not None)
+
+
+def _first_ascii(pattern: str, flags: int) -> set[str]:
+    """The ASCII characters a match of the pattern can begin with, read off its parse tree: the first
+    character-consuming items of every path (zero-width items skipped, optional ones looked past),
+    each compiled on its own and tried on all 128 characters."""
+    import re
+    from re import _constants as C
+    from re import _parser
+
+    found: set[str] = set()
+
+    def first(items) -> bool:  # adds the sequence's first characters; True when it can match empty
+        for op, av in items:
+            if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+                continue
+            if op is C.SUBPATTERN:
+                if not first(av[3]):
+                    return False
+            elif op is C.BRANCH:
+                if not any([first(alt) for alt in av[1]]):  # a list: every branch is walked
+                    return False
+            elif op in (C.MAX_REPEAT, C.MIN_REPEAT):
+                if not first(av[2]) and av[0] > 0:
+                    return False
+            else:  # one character: the ASCII ones it takes
+                assert op in (C.LITERAL, C.NOT_LITERAL, C.IN, C.ANY, C.CATEGORY), op
+                state = _parser.State()
+                state.flags = flags
+                rx = re._compiler.compile(_parser.SubPattern(state, [(op, av)]), flags)
+                found.update(c for c in map(chr, range(128)) if rx.fullmatch(c))
+                return False
+        return True
+
+    first(_parser.parse(pattern, flags))
+    return found
+
+
+def test_line_start_gates_hold_every_first_character_their_patterns_can_take():
+    """classify asks BYLINE, CONTROL, TAIL, COMMENTS_HEADING and BULLET only when the line's first
+    character is in the pattern's set (or not ASCII); each set must hold every ASCII character a
+    match can begin with, as the pattern's parse tree tells (a branch added to a pattern later,
+    starting with a new character, fails here)."""
+    import re
+
+    from builder.segment import lines as L
+
+    apostrophe_branch = r"\S+'s\s+(?:picture|avatar)|"  # may start anywhere: classify asks it when "'" is there
+    assert apostrophe_branch in L.CONTROL.pattern
+    control = L.CONTROL.pattern.replace(apostrophe_branch, "")
+    for pattern, flags, gate in ((L.BYLINE.pattern, L.BYLINE.flags, L._BYLINE_FIRST),
+                                 (L.TAIL.pattern, L.TAIL.flags, L._TAIL_FIRST),
+                                 (L.COMMENTS_HEADING.pattern, L.COMMENTS_HEADING.flags, L._HEADING_FIRST),
+                                 (L.BULLET.pattern, L.BULLET.flags, L._BULLETS),
+                                 (control, L.CONTROL.flags, L._CONTROL_FIRST)):
+        taken = _first_ascii(pattern, flags)
+        assert taken <= gate, (pattern[:40], sorted(taken - gate))
+        assert taken or gate is L._BULLETS, pattern[:40]  # the walk found the others' first characters
+    # the sets are of ASCII characters (both cases) but for BULLET's, which are neither ASCII nor folded
+    assert not L.BULLET.flags & re.I and not any(map(str.isascii, L._BULLETS))
 
 
 LED_PIECES = ["October 3, 2012", "Oct. 3rd", "3 Nov 12", "20. Jul, 2012", "10/28/12", "2012-11-09", "Ann7/10/2012",

@@ -227,6 +227,23 @@ _NOTHING = Kind(*(False,) * len(Kind._fields))  # a line that is none of these (
 _new = tuple.__new__
 
 
+def _both_cases(first: str) -> frozenset[str]:
+    return frozenset(first.lower() + first.upper())
+
+
+# The ASCII characters each line-start pattern's match can begin with (both cases: re.I). A failing
+# match() still costs a call and a try of every alternative (0.3-0.9 us a line), and most lines
+# start with a character none can: classify asks a pattern only when the line's first character is
+# in its set or is not ASCII (re.I folds some non-ASCII characters, ſ to s, K to k: those always
+# ask). tests/test_layout.py derives each set from the pattern itself.
+_BYLINE_FIRST = _both_cases("#0123456789abcoprsw")
+# CONTROL's branch "\S+'s (picture|avatar)" may start anywhere but needs an apostrophe
+_CONTROL_FIRST = _both_cases("#()+-0123456789acdefhlpqrstuv")
+_TAIL_FIRST = _both_cases("aefglmprstwy")
+_HEADING_FIRST = _both_cases("0123456789cdr")
+_BULLETS = frozenset("•·▪►◦")  # BULLET's first characters (no re.I)
+
+
 def _has_digit(s: str) -> bool:
     """_HAS_DIGIT(s) is not None: ten substring scans are far cheaper than re on a line without any
     digit; re only for a non-ASCII line without an ASCII digit (other scripts' digits are \\d too)."""
@@ -274,10 +291,13 @@ def classify(text: str) -> Kind:
         if tokens is None:
             tokens = _TOKENS(low)
         says = not _SAYS_VERBS.isdisjoint(tokens) and len(words) <= 14 and SAYS.search(text) is not None
-    byline = BYLINE.match(text) is not None
+    c0 = text[:1]
+    wide = c0 >= "\x80"  # a non-ASCII first character: each line-start pattern is asked
+    byline = (wide or c0 in _BYLINE_FIRST) and BYLINE.match(text) is not None
     slash = "(" in text and SLASH_ID.search(text) is not None
-    bullet = n <= 60 and BULLET.match(text) is not None
-    control = n <= 60 and CONTROL.match(text) is not None
+    bullet = n <= 60 and c0 in _BULLETS and BULLET.match(text) is not None
+    control = (n <= 60 and (wide or c0 in _CONTROL_FIRST or "'" in text)
+               and CONTROL.match(text) is not None)
     rest_words = []
     if date or time or ago:
         rest_words = [w for w in WORD.findall(strip_meta(text)) if w.lower() not in _CONNECTORS]
@@ -285,8 +305,11 @@ def classify(text: str) -> Kind:
     if stamp and len(rest_words) > 6 and not (says or byline):
         stamp = False
     # a handle or a person's name: a short run of words, no sentence, no clause
-    name = (n <= 40 and 1 <= len(words) <= 5 and text[-1] not in _NAME_END
-            and sum(map(str.isalnum, text)) >= 0.6 * len(text.replace(" ", "")))
+    name = False
+    if n <= 40 and 1 <= len(words) <= 5 and text[-1] not in _NAME_END:
+        bare = text.replace(" ", "")
+        # at least 60% letters or digits; all of them (most names) need no count: a space is neither
+        name = bare.isalnum() or sum(map(str.isalnum, text)) >= 0.6 * len(bare)
     author = bool(
         (says and n <= 100)
         or (byline and (date or time or slash or ago or n <= 60))
@@ -297,8 +320,9 @@ def classify(text: str) -> Kind:
                          or text.startswith("http") and LINKED_NAME.match(text) is not None))
     )
     return _new(Kind, (date, time, ago, says, byline, slash, bullet, control, pingback, name, stamp, author, chatty,
-                       n <= 80 and TAIL.match(text) is not None or _tail_long(text, low),
-                       n <= 120 and COMMENTS_HEADING.match(text) is not None))
+                       (n <= 80 and (wide or c0 in _TAIL_FIRST) and TAIL.match(text) is not None
+                        or _tail_long(text, low)),
+                       n <= 120 and (wide or c0 in _HEADING_FIRST) and COMMENTS_HEADING.match(text) is not None))
 
 
 def is_meta(k: Kind) -> bool:

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builder.document import Document
-from builder.segment import SEGMENTER_VERSION, segment
+from builder.segment import SEGMENTER_VERSION, collapse, segment
 from builder.schema import SCHEMA_VERSION
 from tests.helpers import SAMPLES, SEED, check_invariants, need_shared
 
@@ -110,3 +110,20 @@ def test_invariants_hold_on_arbitrary_text(parts):
     raw = "".join(parts)
     recs = segment(Document(doc_id="fuzz", text=raw))
     check_invariants(raw, recs)
+
+
+_WHITESPACE = [c for c in map(chr, range(0x110000)) if c.isspace()]
+
+
+def test_every_whitespace_but_the_space_is_unprintable():
+    # what collapse's quick way rests on: after the newlines, isprintable() finds any other whitespace
+    assert len(_WHITESPACE) == 29 and " " in _WHITESPACE
+    assert [c for c in _WHITESPACE if c != " " and c.isprintable()] == []
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_WHITESPACE), st.sampled_from(["  ", "\n\n", " \n ", "word", "“é”", "\x00"]),
+                          st.text(max_size=8)), max_size=30))
+def test_collapse_is_split_and_join(parts):
+    s = "".join(parts)
+    assert collapse(s) == " ".join(s.split())

@@ -13,6 +13,7 @@ This module only assembles their answers into schema records.
 
 from __future__ import annotations
 
+import re
 from hashlib import blake2b as _blake2b
 
 from builder.document import Document
@@ -30,8 +31,20 @@ __all__ = ["SEGMENTER_VERSION", "segment", "record_id", "collapse"]
 
 
 def collapse(s: str) -> str:
-    """Runs of whitespace → one space, ends stripped: how a record's `text` relates to its raw span."""
+    """Runs of whitespace → one space, ends stripped: how a record's `text` relates to its raw span.
+
+    That is " ".join(s.split()), which makes a string of every word. Most texts need less: once
+    their newlines are spaces, the space is their only whitespace character (every other one is
+    unprintable: a control or a Unicode separator, so isprintable() says so), and a few passes of
+    C code over the whole text give the same string (~30% less CPU on the bench corpus, where
+    this runs over every character of every document). The rest take the split."""
+    t = s.replace("\n", " ")
+    if t.isprintable():
+        return (_SPACES.sub(" ", t) if "  " in t else t).strip(" ")
     return " ".join(s.split())
+
+
+_SPACES = re.compile("  +")
 
 
 def record_id(doc_id: str, start: int, end: int, is_quote: bool) -> str:

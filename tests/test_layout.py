@@ -302,7 +302,8 @@ GATE_PIECES = ["pingback", "Trackback", "pıngback", "PİNGBACK", "[...]", "[…
                "\t", "ſ", "ı", "İ", "7", ".", "٣", "0", "9", "Spread the word", "ſpread the word", "Older posts by",
                "RSS feed for", "Please adhere to our comment", "Like and share", "Share this:", "Tags: a",
                "Reply", "Ann's avatar", "'s picture", "(not verified)", "+3 likes", "#4", "2 | 3", "Comments (2)",
-               "3 Responses to", "Discussion", "• Ann", "◦", "K", "Posted by", "by ", "Tweet", "Yes", "Maya Okafor"]
+               "3 Responses to", "Discussion", "• Ann", "◦", "K", "Posted by", "by ", "Tweet", "Yes", "Maya Okafor",
+               "4:12", "@9:05PM", "9 a.M.", "10/28/12", "2012-11-09", "3.4.12", "/", "-", "m."]
 
 
 def name_like(s: str) -> bool:
@@ -335,6 +336,10 @@ def test_classify_gates_answer_as_the_patterns_alone(pieces):
     assert (L._HAS_DIGIT(text) is not None or L.SCORED_NAME.match(text) is None)
     assert (text.startswith("http") or L.LINKED_NAME.match(text) is None)
     assert L._has_digit(text) == (L._HAS_DIGIT(text) is not None)
+    assert (L._SEP_DIGIT(text) is not None or L._NUMERIC_DATE.search(text) is None)
+    if L.TIME.search(text) is not None:  # classify's gate, and strip_meta's (on a text not lower-cased)
+        assert ":" in text and L._COLON_DIGIT(text) is not None or "m." in low
+        assert ":" in text and L._COLON_DIGIT(text) is not None or "m." in text or "M." in text
     kind = L.classify(text)  # which asks the chatty and pingback questions inline
     assert kind.pingback == (L.PINGBACK.search(text) is not None)
     assert kind.chatty == (not L.CHATTY_WORDS.isdisjoint(low.split()) or L.CHATTY_MARKS.search(text) is not None)

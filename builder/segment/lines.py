@@ -141,11 +141,11 @@ def strip_meta(s: str) -> str:
         s = AGO.sub(" ", s)
     if _HAS_DIGIT(s):
         # each substitution only where its pattern can match: a glued date needs a full month name, a
-        # time a colon (or the dot of "a.m.")
+        # time a colon before a digit or the "m." of "a.m." (re.I: "M.")
         if _FULL_MONTH(s) is not None:
             s = GLUED_DATE.sub(" ", s)
         s = DATE.sub(" ", s)
-        if ":" in s or "." in s:
+        if ":" in s and _COLON_DIGIT(s) is not None or "m." in s or "M." in s:
             s = TIME.sub(" ", s)
     if WEEKDAY.search(s) is not None and not _WEEKDAYS.isdisjoint(_TOKENS(s.lower())):
         s = WEEKDAY.sub(" ", s)
@@ -183,6 +183,11 @@ _WEEKDAYS = frozenset("mon monday tue tues tuesday wed wednesday thu thurs thurs
                       "sun sunday".split())
 _NUMERIC_DATE = _led(r"\d", _DATE_NUMERIC)
 _HAS_DIGIT = re.compile(r"\d").search
+# a numeric date has a separator right before a digit (twice), a clock time a colon before one: far
+# cheaper scans (re finds a pattern's leading character class or literal fast) that rule out most
+# lines with digits before the pattern, tried at each digit, is
+_SEP_DIGIT = re.compile(r"[/.\-]\d").search
+_COLON_DIGIT = re.compile(r":\d").search
 # a date glued to the name before it
 _MONTH_NAMES = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 GLUED_DATE = _led(r"JFMASOND\d", rf"(?<=[a-z]){_MONTH_NAMES}\s+\d{{1,2}},?\s+\d{{4}}"  # IsoldeMarch 14, 2011
@@ -270,13 +275,14 @@ def classify(text: str) -> Kind:
     digits = _has_digit(text)
     date = False
     if digits:
-        if _NUMERIC_DATE.search(text) is not None:
+        if _SEP_DIGIT(text) is not None and _NUMERIC_DATE.search(text) is not None:
             date = True
         else:
             tokens = _TOKENS(low)
             date = ((not _MONTHS.isdisjoint(tokens) or not _WEEKDAYS.isdisjoint(tokens)) and _DATE_WORDS(text) is not None
                     or _FULL_MONTH(text) is not None and GLUED_DATE.search(text) is not None)
-    time = digits and (":" in text or "m." in low) and TIME.search(text) is not None
+    time = (digits and (":" in text and _COLON_DIGIT(text) is not None or "m." in low)
+            and TIME.search(text) is not None)
     ago = False
     if "ago" in low or "yesterday" in low or "now" in low:
         if tokens is None:

@@ -303,7 +303,7 @@ GATE_PIECES = ["pingback", "Trackback", "pıngback", "PİNGBACK", "[...]", "[…
                "RSS feed for", "Please adhere to our comment", "Like and share", "Share this:", "Tags: a",
                "Reply", "Ann's avatar", "'s picture", "(not verified)", "+3 likes", "#4", "2 | 3", "Comments (2)",
                "3 Responses to", "Discussion", "• Ann", "◦", "K", "Posted by", "by ", "Tweet", "Yes", "Maya Okafor",
-               "4:12", "@9:05PM", "9 a.M.", "10/28/12", "2012-11-09", "3.4.12", "/", "-", "m."]
+               "4:12", "@9:05PM", "9 a.M.", " 6 poinTſ", "Ann 3 likes\n", " -2 votes", "10/28/12", "2012-11-09", "3.4.12", "/", "-", "m."]
 
 
 def name_like(s: str) -> bool:
@@ -334,6 +334,7 @@ def test_classify_gates_answer_as_the_patterns_alone(pieces):
     assert (pingback_gate and L.PINGBACK.search(text) is not None) == (L.PINGBACK.search(text) is not None)
     assert (L._FULL_MONTH(text) is not None or L.GLUED_DATE.search(text) is None)
     assert (L._HAS_DIGIT(text) is not None or L.SCORED_NAME.match(text) is None)
+    assert (text[-1:] in L._SCORED_END or text.endswith("\n") or L.SCORED_NAME.match(text) is None)
     assert (text.startswith("http") or L.LINKED_NAME.match(text) is None)
     assert L._has_digit(text) == (L._HAS_DIGIT(text) is not None)
     assert (L._SEP_DIGIT(text) is not None or L._NUMERIC_DATE.search(text) is None)
@@ -411,6 +412,11 @@ def test_line_start_gates_hold_every_first_character_their_patterns_can_take():
         assert taken or gate is L._BULLETS, pattern[:40]  # the walk found the others' first characters
     # the sets are of ASCII characters (both cases) but for BULLET's, which are neither ASCII nor folded
     assert not L.BULLET.flags & re.I and not any(map(str.isascii, L._BULLETS))
+    # SCORED_NAME ends on (?:pts|points?|likes?|votes?)$: its last character is one that re.I takes
+    # for t, s or e, among all code points
+    assert L.SCORED_NAME.pattern.endswith(r"\s+(?:pts|points?|likes?|votes?)$") and L.SCORED_NAME.flags & re.I
+    last = re.compile("[tse]", re.I)
+    assert {c for c in map(chr, range(0x110000)) if last.fullmatch(c)} == L._SCORED_END
 
 
 LED_PIECES = ["October 3, 2012", "Oct. 3rd", "3 Nov 12", "20. Jul, 2012", "10/28/12", "2012-11-09", "Ann7/10/2012",

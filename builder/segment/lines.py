@@ -247,6 +247,10 @@ _CONTROL_FIRST = _both_cases("#()+-0123456789acdefhlpqrstuv")
 _TAIL_FIRST = _both_cases("aefglmprstwy")
 _HEADING_FIRST = _both_cases("0123456789cdr")
 _BULLETS = frozenset("•·▪►◦")  # BULLET's first characters (no re.I)
+# the characters a SCORED_NAME match can end with ("pts", "point", "likes", …; re.I: ſ is s), at the
+# end of the line or before a final newline ($): most lines with a digit end otherwise, and the
+# pattern's lazy name part is tried at every length up to 40
+_SCORED_END = frozenset("tseTSEſ")
 
 
 def _has_digit(s: str) -> bool:
@@ -322,7 +326,8 @@ def classify(text: str) -> Kind:
         or (slash and (date or time or low.startswith("by ")))
         or (bullet)
         or (stamp and 1 <= len(rest_words) <= 6)
-        or (n <= 60 and (digits and SCORED_NAME.match(text) is not None
+        or (n <= 60 and (digits and (text[-1:] in _SCORED_END or text.endswith("\n"))
+                         and SCORED_NAME.match(text) is not None
                          or text.startswith("http") and LINKED_NAME.match(text) is not None))
     )
     return _new(Kind, (date, time, ago, says, byline, slash, bullet, control, pingback, name, stamp, author, chatty,

@@ -546,3 +546,27 @@ def test_an_authors_archive_listing_is_no_thread_and_in_no_record():
     # the same headers by several people are a thread
     thread = listing.replace("Jan 30, 2013 — Wren Ashby", "Jan 30, 2013 — Col Pryce")
     assert len(parse_layout(ARTICLE + "\n\n" + thread, has_title=True).comments) == 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["\n", "\n\n", " ", "\t", "\r", "\u00a0", "\x0b", "\u2028", "a", "b c", "•"]),
+                max_size=30))
+def test_split_lines_is_the_plain_reading_of_the_page(pieces):
+    """split_lines (one str.split, indentation counted unless a tab or carriage return needs
+    expandtabs, each Line built by tuple.__new__) gives what reading the page line by line gives."""
+    from builder.segment.lines import Line, split_lines
+
+    text = "".join(pieces)
+    want, pos, blank = [], 0, 0
+    for raw in text.split("\n"):
+        if raw.strip():
+            lead = len(raw) - len(raw.lstrip())
+            want.append((pos + lead, pos + lead + len(raw.strip()), len(raw[:lead].expandtabs(4).replace("\r", "")),
+                         blank, raw.strip()))
+            blank = 0
+        else:
+            blank += 1
+        pos += len(raw) + 1
+    got = split_lines(text)
+    assert [tuple(ln) for ln in got] == want
+    assert all(type(ln) is Line and text[ln.start : ln.end] == ln.text for ln in got)

@@ -111,6 +111,11 @@ class Line(NamedTuple):
     text: str
 
 
+# a Line or a Kind from a tuple of its fields, in C: Line(...) and Kind(...) go through the named
+# tuple's Python __new__ (0.67 against 0.23 us for Kind's fifteen fields, once per line)
+_new = tuple.__new__
+
+
 def split_lines(text: str) -> list[Line]:
     out: list[Line] = []
     pos = 0
@@ -123,7 +128,7 @@ def split_lines(text: str) -> list[Line]:
             if lead and ("\t" in raw[:lead] or "\r" in raw[:lead]):  # else each leading character is one column
                 indent = len(raw[:lead].expandtabs(4).replace("\r", ""))
             s = pos + lead
-            out.append(Line(s, s + len(stripped), indent, blank, stripped))
+            out.append(_new(Line, (s, s + len(stripped), indent, blank, stripped)))
             blank = 0
         else:
             blank += 1
@@ -227,9 +232,6 @@ def _tail_long(text: str, low: str) -> bool:
 _AGO_WORDS = frozenset(("ago", "yesterday", "now"))
 _NAME_END = SENTENCE_END_CHARS - {")"}  # a name does not end a sentence, but may end in ")"
 _NOTHING = Kind(*(False,) * len(Kind._fields))  # a line that is none of these (most long lines)
-# a Kind from a tuple of its fields, in C: Kind(...) goes through the named tuple's Python __new__
-# (0.67 against 0.23 us for fifteen fields, once per line)
-_new = tuple.__new__
 
 
 def _both_cases(first: str) -> frozenset[str]:

@@ -34,6 +34,7 @@ import sys
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 import orjson
@@ -193,28 +194,39 @@ def find_files(inputs: Iterable[os.PathLike | str], exclude: Iterable[os.PathLik
 
 
 def _find_files(inputs, exclude) -> list[Path]:
-    excluded = [Path(p).resolve() for p in exclude]
+    # Compared as strings of resolved paths (a path is inside a folder when it starts with the folder
+    # and a separator), and a folder's files resolved from the folder's own resolved path (the
+    # file itself only when it is a link): Path.resolve and Path.parents for every file made this
+    # ~65 us a file, two thirds of reading a folder of .txt pages; now ~8.
+    excluded = {os.path.realpath(p) for p in exclude}
+    folders = tuple(e.rstrip(os.sep) + os.sep for e in excluded)
 
-    def is_excluded(p: Path) -> bool:
-        r = p.resolve()
-        return any(r == e or e in r.parents for e in excluded)
+    def is_excluded(resolved: str) -> bool:
+        return resolved in excluded or resolved.startswith(folders)
 
     files: list[Path] = []
     for given in inputs:
         path = Path(given)
         if path.is_dir():
-            found = []
+            found = []  # (path relative to the input, as parts; the file; its resolved path)
             for root, dirs, names in os.walk(path):
                 dirs[:] = [d for d in dirs if not d.startswith(".")]
-                found.extend(Path(root, n) for n in names if not n.startswith("."))
-            found.sort(key=lambda p: p.relative_to(path).parts)
-            for p in found:
-                if is_excluded(p):
+                where = Path(root).relative_to(path).parts
+                real = os.path.realpath(root)
+                for n in names:
+                    if not n.startswith("."):
+                        p = os.path.join(root, n)
+                        resolved = os.path.realpath(p) if os.path.islink(p) else os.path.join(real, n)
+                        found.append(((*where, n), p, resolved))
+            found.sort(key=itemgetter(0))
+            for _, p, resolved in found:
+                if is_excluded(resolved):
                     continue
+                p = Path(p)
                 _check_suffix(p)
                 files.append(p)
         elif path.exists():
-            if not is_excluded(path):
+            if not is_excluded(os.path.realpath(path)):
                 _check_suffix(path)
                 files.append(path)
         else:
@@ -354,8 +366,9 @@ def read_documents(inputs: Iterable[os.PathLike | str], fields: Fields = Fields(
     how many bytes of the files have been read."""
     files = find_files(inputs, exclude)
     check_tables(files, fields)
-    sizes = [_size(p) for p in files]
-    if meter is not None:
+    sizes = None
+    if meter is not None:  # a stat per file only for a progress bar
+        sizes = [_size(p) for p in files]
         meter.total = sum(sizes)
     return _read_files(files, fields, meter, sizes)
 

@@ -67,6 +67,29 @@ def test_excluded_paths_are_not_read(tmp_path):
     assert [p.name for p in find_files([tmp_path], exclude=[tmp_path / "out"])] == ["in.txt"]
 
 
+def test_excluded_paths_are_compared_after_resolving_links(tmp_path, monkeypatch):
+    folder = tmp_path / "docs"
+    (folder / "outs").mkdir(parents=True)
+    (folder / "outs" / "r.parquet").write_bytes(b"PAR1")
+    for name in ("a.txt", "b.txt", "outsider.txt"):  # outsider.txt: the excluded folder's name is its prefix
+        (folder / name).write_text(ARTICLE)
+    (folder / "to_b.txt").symlink_to(folder / "b.txt")  # a link to an excluded file is that file
+    (tmp_path / "via").symlink_to(folder, target_is_directory=True)  # the input reached through a link
+    monkeypatch.chdir(tmp_path)
+    got = find_files(["via"], exclude=["docs/b.txt", folder / "outs"])
+    assert [p.as_posix() for p in got] == ["via/a.txt", "via/outsider.txt"]
+    assert find_files(["via/to_b.txt", "docs/a.txt"], exclude=[folder / "b.txt"]) == [Path("docs/a.txt")]
+
+
+def test_a_link_loop_in_a_folder_is_quarantined_as_unreadable(tmp_path):
+    (tmp_path / "a.txt").write_text(ARTICLE)
+    (tmp_path / "x.txt").symlink_to(tmp_path / "y.txt")
+    (tmp_path / "y.txt").symlink_to(tmp_path / "x.txt")
+    items = read(tmp_path)
+    assert [i.doc.doc_id for i in docs(items)] == ["a"]
+    assert [(r.kind, Path(r.source).name) for r in rejected(items)] == [("unreadable", "x.txt"), ("unreadable", "y.txt")]
+
+
 # --------------------------------------------------------------------------- .txt and decoding
 
 

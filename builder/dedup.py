@@ -9,9 +9,11 @@ whole band are candidates (LSH). With 128 permutations in 16 bands of 8 rows, a 
 similarity 0.8 is caught with probability 0.96 and one at 0.5 with 0.06 (the threshold is ~0.71).
 Identical normalized texts always agree on every band.
 
-Only band keys (one uint64 per band and record) and a document index per record are kept, so
-memory grows by ~140 bytes per record whatever the texts' length; candidates are found by sorting
-the keys of one band at a time, not by a Python index of every record.
+Only band keys (one uint64 per band and record) and a document index per record are kept, and the
+keys can go to disk as they are made (`spill_dir`: publishing and verifying a release do so), so
+memory grows by 4 bytes per record while records are read, and by ~40 while one band's keys are
+sorted; candidates are found by sorting the keys of one band at a time, not by a Python index of
+every record.
 
 Texts shorter than `min_words` normalized words are not checked: "Great article!" under a hundred
 pages is not leakage worth chaining a hundred documents into one split for. Their count is reported.
@@ -20,6 +22,7 @@ pages is not leakage worth chaining a hundred documents into one split for. Thei
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +35,7 @@ BANDS = 16
 ROWS = NUM_PERM // BANDS
 SHINGLE = 3
 MIN_WORDS = 6
+ADD_ROWS = 4096  # records hashed at once (see NearDuplicates.add)
 SEED = 1  # datasketch's permutation seed: fixed, so signatures are the same on every run
 
 _DROP = "[-\u2010\u2011\u00ad'\u2019`\u00b4]+"  # hyphens, soft hyphen, apostrophes: inside words, dropped
@@ -84,17 +88,35 @@ class DedupReport:
 
 class NearDuplicates:
     """Fed record texts batch by batch (`add`), then `groups` joins documents that share a
-    near-duplicate record."""
+    near-duplicate record.
 
-    def __init__(self, min_words: int = MIN_WORDS) -> None:
+    With `spill_dir`, the band keys go to one file per band there as they are made, and `groups`
+    reads back one band at a time: what stays in memory while records are added is 4 bytes per
+    record (its document index) instead of 132; without, everything is kept in memory (tests,
+    small inputs)."""
+
+    def __init__(self, min_words: int = MIN_WORDS, spill_dir: Path | None = None) -> None:
         self.min_words = min_words
         self._minhash = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=int)  # shingles arrive hashed (32-bit)
         self._keys: list[list[np.ndarray]] = [[] for _ in range(BANDS)]
         self._docs: list[np.ndarray] = []
+        self._spill = None if spill_dir is None else [Path(spill_dir, f"band-{b:02d}.u64") for b in range(BANDS)]
+        if self._spill is not None:
+            for path in self._spill:
+                path.write_bytes(b"")
         self.report = DedupReport()
 
     def add(self, doc_index: np.ndarray, texts) -> None:
-        """One batch: each record's document index and text (a list or an Arrow string array)."""
+        """One batch: each record's document index and text (a list or an Arrow string array),
+        taken ADD_ROWS records at a time: Arrow's string kernels keep their output buffers' grown
+        capacity, ~8x the text, so a whole 32k-row batch at once would hold ~100 MB."""
+        if not isinstance(texts, (pa.Array, pa.ChunkedArray)):
+            texts = pa.array(texts, type=pa.string())
+        doc_index = np.asarray(doc_index, dtype=np.int64)
+        for i in range(0, len(texts), ADD_ROWS):
+            self._add(doc_index[i : i + ADD_ROWS], texts[i : i + ADD_ROWS])
+
+    def _add(self, doc_index: np.ndarray, texts) -> None:
         lists = words(texts)
         flat = pc.list_flatten(lists)
         parent = pc.list_parent_indices(lists)
@@ -117,14 +139,28 @@ class NearDuplicates:
         if not len(keep):
             return
         sig = self.signatures([sh[starts[i] : starts[i + 1] - k + 1] for i in keep])
-        self._docs.append(np.asarray(doc_index, dtype=np.int64)[keep].astype(np.int32))
+        self._docs.append(doc_index[keep].astype(np.int32))
         for b in range(BANDS):
             band = np.ascontiguousarray(sig[:, b * ROWS : (b + 1) * ROWS]).view(np.uint64)  # (n, ROWS/2)
             key = np.full(len(keep), np.uint64(b + 1), dtype=np.uint64)
             with np.errstate(over="ignore"):
                 for j in range(band.shape[1]):
                     key = key * np.uint64(0x100000001B3) + band[:, j] * _MIX[j % len(_MIX)]
-            self._keys[b].append(key)
+            if self._spill is None:
+                self._keys[b].append(key)
+            else:
+                with open(self._spill[b], "ab") as f:
+                    key.tofile(f)
+
+    def _band(self, b: int) -> np.ndarray:
+        """One band's keys of every record added, in the order added; read once (memory freed)."""
+        if self._spill is None:
+            keys = np.concatenate(self._keys[b])
+            self._keys[b] = []
+            return keys
+        keys = np.fromfile(self._spill[b], dtype=np.uint64)
+        self._spill[b].unlink()
+        return keys
 
     def signatures(self, shingle_sets: list[np.ndarray], chunk: int = 32_768) -> np.ndarray:
         """MinHash signatures (n, NUM_PERM) of sets of 32-bit shingle hashes: datasketch's affine32
@@ -166,8 +202,7 @@ class NearDuplicates:
         involved = np.zeros(len(docs), dtype=bool)
         pairs = []
         for b in range(BANDS):
-            keys = np.concatenate(self._keys[b])
-            self._keys[b] = []  # free as we go
+            keys = self._band(b)
             order = np.argsort(keys, kind="stable")
             k, d = keys[order], docs[order]
             same = k[1:] == k[:-1]

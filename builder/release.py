@@ -68,7 +68,10 @@ ZSTD_LEVEL = 9
 ROW_GROUP_ROWS = 20_000
 MAX_FILE_ROWS = 100_000
 READ_BATCH_ROWS = 32_768
-READAHEAD = {"batch_readahead": 2, "fragment_readahead": 1}  # the scanner's defaults buffer 16 batches x 4 files
+# The scanner decodes in the calling thread: with threads, it decodes ahead of a slow consumer
+# (the near-duplicate pass) whatever the readahead settings say, ~300 MB at 1M records, against
+# ~50 MB here; publishing is single-threaded Python anyway.
+READAHEAD = {"batch_readahead": 2, "fragment_readahead": 1, "use_threads": False}
 SPLIT_SALT = b"builder-split-v1\x1f"  # the split of a document is a hash of this + its doc_id
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
@@ -533,9 +536,11 @@ def stage(records, labels=None, *, name: str, version: str, out, ratios=DEFAULT_
 
 def _stage_into(tmp, final, dataset, files, records_root, lab, label_hashes, name, version, ratios,
                 max_file_rows, bar) -> Staged:
-    near = NearDuplicates()
+    (tmp / "near").mkdir()
+    near = NearDuplicates(spill_dir=tmp / "near")  # band keys on disk until grouped
     doc_index, counts, record_hashes, seen = _scan(dataset, near, bar)
     roots = near.groups(len(counts))
+    shutil.rmtree(tmp / "near")
     plan, split_by_doc = _plan(doc_index, counts, roots, ratios, near.report, max_file_rows)
 
     # pass 2: spill rows into one Arrow file per output file, then sort and write each alone
@@ -889,7 +894,9 @@ def verify(release, *, duplicates: bool = True) -> list[str]:
     expected = release_schema()
     doc_split: dict[str, str] = {}
     hashes = []
-    near = NearDuplicates() if duplicates else None
+    # the band keys go to a temporary folder, removed when verify returns (or its object is collected)
+    spill = tempfile.TemporaryDirectory(prefix="builder-verify-") if duplicates else None
+    near = NearDuplicates(spill_dir=Path(spill.name)) if spill is not None else None
     doc_index: dict[str, int] = {}
     doc_of_index: list[str] = []
     for split in SPLITS:
@@ -952,6 +959,8 @@ def verify(release, *, duplicates: bool = True) -> list[str]:
         leaks = sum(len(s) > 1 for s in where.values())
         if leaks:
             problems.append(f"{leaks} group(s) of near-duplicate documents straddle two splits")
+    if spill is not None:
+        spill.cleanup()
     return problems
 
 

@@ -530,3 +530,26 @@ def test_near_duplicates_join_documents_and_short_texts_do_not():
     assert roots[0] == roots[1] and len({roots[0], roots[2], roots[3], roots[4]}) == 4
     assert (nd.report.records_checked, nd.report.records_too_short) == (3, 2)
     assert (nd.report.clusters, nd.report.largest_cluster, nd.report.near_duplicate_records) == (1, 2, 2)
+
+
+def test_near_duplicates_spilled_to_disk_group_as_in_memory(tmp_path, monkeypatch):
+    """Band keys written to spill_dir as records arrive (in ADD_ROWS slices) give the same groups
+    and report as keys kept in memory, and the spill files are gone once grouped."""
+    import numpy as np
+
+    from builder import dedup
+
+    monkeypatch.setattr(dedup, "ADD_ROWS", 7)  # many slices per batch, one record's slice boundary inside a pair
+    rng = np.random.default_rng(5)
+    words = "harbour wall storm council ferry timetable winter crossing repaint boats spring ticket".split()
+    base = [" ".join(rng.choice(words, 12)) for _ in range(40)]
+    texts = base + [t + " indeed" for t in base[:10]] + ["short one"] * 5  # 10 near-copies, 5 too short
+    docs = np.arange(len(texts)) % 23
+    memory, disk = dedup.NearDuplicates(), dedup.NearDuplicates(spill_dir=tmp_path)
+    for nd in (memory, disk):
+        for lo in range(0, len(texts), 16):  # batches of 16 records
+            nd.add(docs[lo : lo + 16], texts[lo : lo + 16])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"band-{b:02d}.u64" for b in range(dedup.BANDS)]
+    assert np.array_equal(memory.groups(23), disk.groups(23))
+    assert memory.report == disk.report and memory.report.near_duplicate_records >= 20
+    assert list(tmp_path.iterdir()) == []

@@ -81,6 +81,15 @@ def test_excluded_paths_are_compared_after_resolving_links(tmp_path, monkeypatch
     assert find_files(["via/to_b.txt", "docs/a.txt"], exclude=[folder / "b.txt"]) == [Path("docs/a.txt")]
 
 
+@pytest.mark.parametrize("name", ["a.txt", "A.JSONL", "a.jsonl.gz", "a.CSV.GZ", "a.gz", ".gz", ".txt", "a.", "a..txt",
+                                  "x.tar.gz", "noext", ".hidden.txt", "a.txt.", "a .txt", "a.GZ.gz", "\u00e4.TXT"])
+def test_the_format_suffix_is_pathlibs_suffix_without_gz(name):
+    from builder.ingest import _suffix
+
+    lowered = name.lower()
+    assert _suffix(Path("/d", name)) == Path(lowered[:-3] if lowered.endswith(".gz") else lowered).suffix
+
+
 def test_a_link_loop_in_a_folder_is_quarantined_as_unreadable(tmp_path):
     (tmp_path / "a.txt").write_text(ARTICLE)
     (tmp_path / "x.txt").symlink_to(tmp_path / "y.txt")

@@ -727,7 +727,7 @@ _RECORD_DIGEST_COLS = [f for f in FIELDS if f != "record_id"]
 
 def _digest_batch(batch: pa.RecordBatch) -> tuple[list, np.ndarray, np.ndarray, np.ndarray, list]:
     """Per row: record_id, a digest of the record fields, a digest of the label columns, the label
-    (class index or -1) and the label status."""
+    (class index or -1) and the label status (Python lists: a batch's, not kept)."""
     strings = []
     for c in _RECORD_DIGEST_COLS:
         strings.append(pc.cast(batch.column(c), pa.string()))
@@ -742,29 +742,35 @@ def _digest_batch(batch: pa.RecordBatch) -> tuple[list, np.ndarray, np.ndarray, 
 
 
 class _Index:
-    """One release reduced to sortable per-record digests (bounded: ~40 bytes a record plus its id)."""
+    """One release reduced to sortable per-record digests: ~50 bytes a record (three 8-byte
+    digests, label and status codes, the id in an Arrow string array) and its documents' splits.
+    Ids become Python strings only for the records a diff lists."""
 
     def __init__(self, release: Path):
         self.manifest = read_manifest(release)
-        ids, rec, lab, label, status, docs = [], [], [], [], [], {}
+        ids, hashes, rec, lab, label, status, docs, codes = [], [], [], [], [], [], {}, {}
         for split, path in _data_files(release, self.manifest):
             for batch in _batches_of(path, release):
                 i, r, l, lb, st = _digest_batch(batch)
-                ids.extend(i)
+                ids.append(batch.column("record_id"))
+                hashes.append(_id_hashes(i))
                 rec.append(r)
                 lab.append(l)
-                label.append(lb)
-                status.extend(st)
+                label.append(lb.astype(np.int8))  # a class index or -1
+                status.append(np.array([codes.setdefault(x, len(codes)) for x in st], dtype=np.int16))
                 for d in pc.unique(batch.column("doc_id")).to_pylist():
                     docs[d] = split
-        self.ids = np.array(ids, dtype=object)
-        self.hash = _id_hashes(ids)
-        self.rec = np.concatenate(rec) if rec else np.zeros(0, np.uint64)
-        self.lab = np.concatenate(lab) if lab else np.zeros(0, np.uint64)
-        self.label = np.concatenate(label) if label else np.zeros(0, np.int64)
-        self.status = np.array(status, dtype=object)
+        self.ids = pa.chunked_array(ids, pa.string()).combine_chunks()
+        self.hash, self.rec, self.lab = (np.concatenate(x) if x else np.zeros(0, np.uint64) for x in (hashes, rec, lab))
+        self.label = np.concatenate(label) if label else np.zeros(0, np.int8)
+        self.status = np.concatenate(status) if status else np.zeros(0, np.int16)
+        self.status_names = [str(x) for x in codes]  # by code
         self.docs = docs
         self.release = Path(release)
+
+    def id_list(self, rows: np.ndarray) -> list[str]:
+        """The record ids at these rows, sorted."""
+        return sorted(self.ids.take(pa.array(rows, pa.int64())).to_pylist())
 
 
 def _changed_fields(old: _Index, new: _Index, ids: list[str], limit: int = 50_000) -> dict:
@@ -799,20 +805,20 @@ def _batches_of(path: Path, release: Path):
 def _label_name(i: int) -> str:
     return TYPE_NAMES[i] if i >= 0 else "null"
 
-
 def diff(old, new) -> dict:
     """Records added, removed and changed (any record field), and label changes, by record_id,
     between two releases (or a release and a staged one)."""
     a, b = _Index(Path(old)), _Index(Path(new))
     common, ia, ib = np.intersect1d(a.hash, b.hash, assume_unique=True, return_indices=True)
-    added = sorted(b.ids[np.setdiff1d(np.arange(len(b.hash)), ib)].tolist())
-    removed = sorted(a.ids[np.setdiff1d(np.arange(len(a.hash)), ia)].tolist())
+    added = b.id_list(np.setdiff1d(np.arange(len(b.hash)), ib))
+    removed = a.id_list(np.setdiff1d(np.arange(len(a.hash)), ia))
     ch = a.rec[ia] != b.rec[ib]
-    changed = sorted(b.ids[ib[ch]].tolist())
+    changed = b.id_list(ib[ch])
     lch = a.lab[ia] != b.lab[ib]
-    label_changed = sorted(b.ids[ib[lch]].tolist())
+    label_changed = b.id_list(ib[lch])
     transitions = Counter(f"{_label_name(x)} → {_label_name(y)}" for x, y in zip(a.label[ia[lch]], b.label[ib[lch]]) if x != y)
-    status_tr = Counter(f"{x} → {y}" for x, y in zip(a.status[ia[lch]], b.status[ib[lch]]) if x != y)
+    status_tr = Counter(f"{x} → {y}" for x, y in zip(map(a.status_names.__getitem__, a.status[ia[lch]].tolist()),
+                                                     map(b.status_names.__getitem__, b.status[ib[lch]].tolist())) if x != y)
     moved = sorted(d for d, s in b.docs.items() if d in a.docs and a.docs[d] != s)
     return {
         "old": {k: a.manifest.get(k) for k in ("name", "version", "fingerprint")},

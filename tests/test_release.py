@@ -3,6 +3,8 @@ diff and changelog, on a corpus written for these tests (tests/test_release_data
 
 from __future__ import annotations
 
+from collections import Counter
+
 import json
 import shutil
 from pathlib import Path
@@ -396,7 +398,8 @@ def test_verify_catches_a_near_duplicate_across_splits(copy_of):
 
 @pytest.fixture(scope="module")
 def v2(work, rows, labels_dir):
-    """1.1.0: two pages added, one removed, one comment's text changed, one label changed."""
+    """1.1.0: two pages added, one removed, one comment's text changed, two labels changed (one of
+    them from agreed to single)."""
     new_rows = [dict(r) for r in rows if r["doc_id"] != "page-0005"]
     changed = next(r for r in new_rows if r["doc_id"] == "page-0010" and r["type"] == TYPE_INDEX["comment"])
     changed["text"] = changed["text"] + " (edited)"
@@ -404,13 +407,14 @@ def v2(work, rows, labels_dir):
     recs = write_records(new_rows, work / "records-v2.parquet")
     labels = pq.read_table(labels_dir / "labels.parquet").to_pylist()
     labels[0] = labels_row(labels[0]["record_id"], [("ann-a", "spam")])
+    labels[1] = labels_row(labels[1]["record_id"], [("ann-a", "spam")])  # was agreed by two of three
     new_labels = write_labels(work / "labels-v2", labels, snapshot_id=8)
     rel = release.publish(recs, new_labels, name="news", version="1.1.0", out=work / "releases")
     expect = {
         "added": sorted(r["record_id"] for r in new_rows if r["doc_id"] in ("page-0100", "page-0101")),
         "removed": sorted(r["record_id"] for r in rows if r["doc_id"] == "page-0005"),
         "changed": [changed["record_id"]],
-        "labels_changed": [labels[0]["record_id"]],
+        "labels_changed": sorted(r["record_id"] for r in labels[:2]),
     }
     return rel, expect
 
@@ -421,8 +425,9 @@ def test_diff_lists_exactly_the_changes(v1, v2):
     for key, ids in expect.items():
         assert d[key] == ids, key
     assert d["changed_fields"] == {"text": 1}
-    first_type = TYPE_NAMES[corpus(40)[0]["type"]]
-    assert d["label_transitions"] == {f"{first_type} → spam": 1}
+    was = Counter(f"{TYPE_NAMES[r['type']]} → spam" for r in corpus(40)[:2] if TYPE_NAMES[r["type"]] != "spam")
+    assert d["label_transitions"] == dict(was)
+    assert d["label_status_transitions"] == {"agreed → single": 1}
     assert d["counts"]["documents_added"] == 2 and d["counts"]["documents_removed"] == 1
     assert d["counts"]["documents_moved_split"] == 0
     summary = release.diff_summary(d)

@@ -412,3 +412,13 @@ def test_a_capitalized_document_noun_is_still_a_document():
 def test_small_lowercase_words_are_not_a_title():
     text = "He repeats his “on and on and on” line at every rally."
     assert [text[q.start:q.end] for q in find_quotes(text, 0, len(text))] == ["on and on and on"]
+
+
+def test_a_clause_ending_on_a_colon_introduces_the_next_quote_not_the_one_before():
+    text = ("After Voss said that smaller towns might do better with “patient money,” Marek said: “I do not "
+            "agree with that, not at all.”")
+    got = [(text[q.start : q.end], q.speaker) for q in quotes_of(text)]
+    assert got == [("patient money,", "Voss"), ("I do not agree with that, not at all.", "Marek")]
+    # a quote that opens its sentence keeps the speaker after it, colon or not
+    text = "“The ferry plan is wrong,” Marek said: “and the council knows it.”"
+    assert [q.speaker for q in quotes_of(text)] == ["Marek", "Marek"]

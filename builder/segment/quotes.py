@@ -1012,16 +1012,19 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
             # it; a clause after it is usually someone else's (`… “a fair judge” after the treasurer was …`)
             speaker, route = _before_attribution(before), "before"
             tried_before = speaker is None
-        if speaker is None:
+        # `After Voss said that … at “…,” Marek said: “…”`: a clause after a partial quote that ends on a
+        # colon introduces the next quote; the speaker of this one is before it
+        intro_next = not starts_sentence and after.rstrip(" \xa0\t").endswith(":")
+        if speaker is None and not intro_next:
             route = "tight"
             speaker = _tight_after(after, new_sentence, starts_sentence)
-        if speaker is None and inner[-1:] == ",":
-            speaker = _comma_tail(after)
-        if speaker is None and inner[-1:] in ",!?":
-            m = _INVERTED_ANY.match(after)  # `“This is splendid!” beamed Oskar Lind`
-            speaker = _np_after(after[m.end():]) if m else None
-        if speaker is None and not new_sentence:
-            speaker, route = _loose_after(after), "loose"
+            if speaker is None and inner[-1:] == ",":
+                speaker = _comma_tail(after)
+            if speaker is None and inner[-1:] in ",!?":
+                m = _INVERTED_ANY.match(after)  # `“This is splendid!” beamed Oskar Lind`
+                speaker = _np_after(after[m.end():]) if m else None
+            if speaker is None and not new_sentence:
+                speaker, route = _loose_after(after), "loose"
         if speaker is not None and speaker.lower() in PRONOUNS and not starts_sentence:
             # `Ferrante said she worried … because “…,” she said`: the named subject of the sentence
             subject = _named_subject_before(before)

@@ -303,6 +303,7 @@ GATE_PIECES = ["pingback", "Trackback", "pıngback", "PİNGBACK", "[...]", "[…
                "RSS feed for", "Please adhere to our comment", "Like and share", "Share this:", "Tags: a",
                "Reply", "Ann's avatar", "'s picture", "(not verified)", "+3 likes", "#4", "2 | 3", "Comments (2)",
                "3 Responses to", "Discussion", "• Ann", "◦", "K", "Posted by", "by ", "Tweet", "Yes", "Maya Okafor",
+               "é", "\ud800", "\x1c", "ago", "Now", "yesterday", "may", "wednesday", "said",
                "4:12", "@9:05PM", "9 a.M.", " 6 poinTſ", "Ann 3 likes\n", " -2 votes", "10/28/12", "2012-11-09", "3.4.12", "/", "-", "m."]
 
 
@@ -324,6 +325,8 @@ def name_like(s: str) -> bool:
 def test_classify_gates_answer_as_the_patterns_alone(pieces):
     """classify tries some patterns only behind cheap substring gates or in parts; each gated form
     must answer exactly as its pattern does on any line."""
+    import re
+
     from builder.segment import lines as L
 
     text = "".join(pieces)
@@ -337,6 +340,7 @@ def test_classify_gates_answer_as_the_patterns_alone(pieces):
     assert (text[-1:] in L._SCORED_END or text.endswith("\n") or L.SCORED_NAME.match(text) is None)
     assert (text.startswith("http") or L.LINKED_NAME.match(text) is None)
     assert L._has_digit(text) == (L._HAS_DIGIT(text) is not None)
+    assert L._TOKENS(low) == [run.encode() for run in re.findall("[a-z]+", low)]  # runs as bytes, by C passes
     assert (L._SEP_DIGIT(text) is not None or L._NUMERIC_DATE.search(text) is None)
     if L.TIME.search(text) is not None:  # classify's gate, and strip_meta's (on a text not lower-cased)
         assert ":" in text and L._COLON_DIGIT(text) is not None or "m." in low

@@ -183,14 +183,28 @@ class Kind(NamedTuple):
     heading: bool
 
 
-# cheap gates in front of the costlier patterns: one findall of a line's lower-case words, then set
-# look-ups (Python's re tries a long alternation at every position of every line)
-_TOKENS = re.compile(r"[a-z]+").findall
-_SAYS_VERBS = frozenset("says said wrote writes commented replied responded asks".split())
-MONTHS = _MONTHS = frozenset("jan january feb february mar march apr april may jun june jul july aug august sep sept "
-                    "september oct october nov november dec december".split())
-_WEEKDAYS = frozenset("mon monday tue tues tuesday wed wednesday thu thurs thursday fri friday sat saturday "
-                      "sun sunday".split())
+# cheap gates in front of the costlier patterns: a line's lower-case letter runs, then set look-ups
+# (Python's re tries a long alternation at every position of every line)
+_RUN_BYTES = bytes(c if 0x61 <= c <= 0x7A else 0x20 for c in range(256))  # a-z kept, every other byte a space
+
+
+def _TOKENS(low: str) -> list[bytes]:
+    """re.findall("[a-z]+", low), as bytes, by three C passes instead of re's (a third of the time):
+    each non-ASCII character becomes "?" and every byte but a-z a space, so the runs split apart
+    exactly where re's do. The word sets asked of them are of bytes too."""
+    return low.encode("ascii", "replace").translate(_RUN_BYTES).split()
+
+
+def _bytes_set(words: str) -> frozenset[bytes]:
+    return frozenset(w.encode() for w in words.split())
+
+
+_SAYS_VERBS = _bytes_set("says said wrote writes commented replied responded asks")
+MONTHS = frozenset("jan january feb february mar march apr april may jun june jul july aug august sep sept "
+                   "september oct october nov november dec december".split())  # layout asks it of a name
+_MONTHS = frozenset(m.encode() for m in MONTHS)
+_WEEKDAYS = _bytes_set("mon monday tue tues tuesday wed wednesday thu thurs thursday fri friday sat saturday "
+                       "sun sunday")
 _NUMERIC_DATE = _led(r"\d", _DATE_NUMERIC)
 _HAS_DIGIT = re.compile(r"\d").search
 # a numeric date has a separator right before a digit (twice), a clock time a colon before one: far
@@ -234,7 +248,7 @@ def _tail_long(text: str, low: str) -> bool:
             or "add" in low and _TAIL_LONG_ANY(text) is not None)
 
 
-_AGO_WORDS = frozenset(("ago", "yesterday", "now"))
+_AGO_WORDS = _bytes_set("ago yesterday now")
 _NAME_END = SENTENCE_END_CHARS - {")"}  # a name does not end a sentence, but may end in ")"
 _NOTHING = Kind(*(False,) * len(Kind._fields))  # a line that is none of these (most long lines)
 

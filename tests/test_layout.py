@@ -304,7 +304,8 @@ GATE_PIECES = ["pingback", "Trackback", "pıngback", "PİNGBACK", "[...]", "[…
                "Reply", "Ann's avatar", "'s picture", "(not verified)", "+3 likes", "#4", "2 | 3", "Comments (2)",
                "3 Responses to", "Discussion", "• Ann", "◦", "K", "Posted by", "by ", "Tweet", "Yes", "Maya Okafor",
                "é", "\ud800", "\x1c", "ago", "Now", "yesterday", "may", "wednesday", "said",
-               "4:12", "@9:05PM", "9 a.M.", " 6 poinTſ", "Ann 3 likes\n", " -2 votes", "10/28/12", "2012-11-09", "3.4.12", "/", "-", "m."]
+               "4:12", "@9:05PM", "9 a.M.", " 6 poinTſ", "Ann 3 likes\n", " -2 votes", "10/28/12", "2012-11-09",
+               "3.4.12", "/", "-", "m."]
 
 
 def name_like(s: str) -> bool:

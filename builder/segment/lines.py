@@ -207,9 +207,9 @@ _WEEKDAYS = _bytes_set("mon monday tue tues tuesday wed wednesday thu thurs thur
                        "sun sunday")
 _NUMERIC_DATE = _led(r"\d", _DATE_NUMERIC)
 _HAS_DIGIT = re.compile(r"\d").search
-# a numeric date has a separator right before a digit (twice), a clock time a colon before one: far
-# cheaper scans (re finds a pattern's leading character class or literal fast) that rule out most
-# lines with digits before the pattern, tried at each digit, is
+# a numeric date has a separator right before a digit (twice), a clock time a colon before one: re
+# finds such a pair by a fast scan for its leading class or literal, and so rules out most lines with
+# digits before the date or time pattern is tried at each of their digits
 _SEP_DIGIT = re.compile(r"[/.\-]\d").search
 _COLON_DIGIT = re.compile(r":\d").search
 # a date glued to the name before it

@@ -44,6 +44,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from itertools import compress
 from pathlib import Path
 
 from builder.segment.lines import (
@@ -171,9 +172,8 @@ def _split_comments(lines: list[Line], kinds: list[Kind], lo: int, hi: int, sect
     # time stamp, or a name that recurs down the section
     head = [False] * hi
     meta = [False] * hi
-    for i in range(lo, hi):
-        meta[i] = is_meta(kinds[i])
-        head[i] = kinds[i].author and not kinds[i].control
+    meta[lo:hi] = map(is_meta, kinds[lo:hi])
+    head[lo:hi] = [k.author and not k.control for k in kinds[lo:hi]]
     if sum(head[lo:hi]) < 2:
         names: dict[str, int] = {}
         for i in range(lo, hi):
@@ -187,22 +187,26 @@ def _split_comments(lines: list[Line], kinds: list[Kind], lo: int, hi: int, sect
                 or (lines[i + 1].indent > lines[i].indent and not meta[i + 1])  # a name over indented text
             ):
                 head[i] = meta[i] = True
+    # The two passes below visit only the header lines (compress: their indices, in C; most lines are
+    # none). Taken up front, the list is what each pass's loop over all lines would meet: a pass
+    # changes head[i] or head[i - 1] at line i only, after the loop has passed them.
     # a stamp glued under an author line belongs to that header, not to a new comment
-    for i in range(lo + 1, hi):
-        if head[i] and head[i - 1] and lines[i].blank_before <= 1 and not kinds[i].bullet and (
+    for i in compress(range(lo + 1, hi), head[lo + 1:hi]):
+        if head[i - 1] and lines[i].blank_before <= 1 and not kinds[i].bullet and (
             kinds[i].stamp and not kinds[i].says and not kinds[i].byline
         ):
             head[i] = False
     # an author line without a name ("Posted March 3 at 4:12 pm") under a name line: the name heads it
-    for i in range(lo + 1, hi):
-        if head[i] and not head[i - 1] and kinds[i - 1].name and lines[i].blank_before == 0 and _author(
+    for i in compress(range(lo + 1, hi), head[lo + 1:hi]):
+        if not head[i - 1] and kinds[i - 1].name and lines[i].blank_before == 0 and _author(
                 lines[i], kinds[i]) is None:
             head[i - 1] = meta[i - 1] = True
             head[i] = False
-    starts = [i for i in range(lo, hi) if head[i] and not (i > lo and head[i - 1] and lines[i].blank_before <= 1
-                                                           and not kinds[i].bullet and not kinds[i - 1].stamp)]
-    # an avatar line glued above a header belongs to that header's comment
-    starts = [i - 1 if i - 1 >= lo and AVATAR.search(lines[i - 1].text) and lines[i].blank_before == 0 else i
+    starts = [i for i in compress(range(lo, hi), head[lo:hi])
+              if not (i > lo and head[i - 1] and lines[i].blank_before <= 1
+                      and not kinds[i].bullet and not kinds[i - 1].stamp)]
+    # an avatar line glued above a header belongs to that header's comment (the regex asked last)
+    starts = [i - 1 if lines[i].blank_before == 0 and i - 1 >= lo and AVATAR.search(lines[i - 1].text) else i
               for i in starts]
     if not starts:
         only = _one(lines, kinds, meta, lo, hi, None, 0, None, scores, with_headers)
@@ -231,7 +235,7 @@ def _split_comments(lines: list[Line], kinds: list[Kind], lo: int, hi: int, sect
         if starts[0] > lo:
             blocks.append((lo, starts[0], None))
         for a, b in zip(starts, starts[1:] + [hi]):
-            blocks.append((a, b, a + 1 if AVATAR.search(lines[a].text) and a + 1 < b else a))
+            blocks.append((a, b, a + 1 if a + 1 < b and AVATAR.search(lines[a].text) else a))
 
     # the usual step from a header's indentation to its text's, to place headerless comments
     steps = []
@@ -264,18 +268,30 @@ def _split_comments(lines: list[Line], kinds: list[Kind], lo: int, hi: int, sect
 
 def _one(lines, kinds, meta, a, b, h, depth, parent, scores, with_headers) -> Comment | None:
     """One comment of lines a..b-1 with header line h (or None); scores: its score with a header and without."""
-    body = [j for j in range(a, b) if not meta[j] and j != h]
-    if h is None and not body:
-        return None  # a "N Comments" heading or a stray control: no one's comment
-    span = list(range(a, b)) if with_headers or not body else body
-    while span and kinds[span[0]].heading:
-        span = span[1:]
-    if not span:
-        return None
+    if with_headers:
+        # the span is all of a..b-1 less leading headings: only its ends are needed, not its lines
+        if h is None and all(meta[a:b]):
+            return None  # a "N Comments" heading or a stray control: no one's comment
+        first = a
+        while first < b and kinds[first].heading:
+            first += 1
+        if first >= b:
+            return None
+        last = b - 1
+    else:
+        body = [j for j in range(a, b) if not meta[j] and j != h]
+        if h is None and not body:
+            return None
+        span = body or list(range(a, b))
+        while span and kinds[span[0]].heading:
+            span = span[1:]
+        if not span:
+            return None
+        first, last = span[0], span[-1]
     author = None
     if h is not None:
         author = _author(lines[h], kinds[h])
-    return Comment(lines[span[0]].start, lines[span[-1]].end, author, depth, parent, scores[h is None])
+    return Comment(lines[first].start, lines[last].end, author, depth, parent, scores[h is None])
 
 
 def _bullet_thread(lines: list[Line], kinds: list[Kind], k: int | None) -> int | None:

@@ -44,8 +44,10 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from itertools import compress
+from itertools import compress, islice
+from operator import attrgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from builder.segment.lines import (
     AVATAR,
@@ -84,8 +86,11 @@ MODEL = _load_model(MODEL_FILE)
 MARGIN_SCALE = 5.0  # a section's margin is a sum over many lines: scaled before it becomes a confidence
 
 
-@dataclass(frozen=True, slots=True)
-class Comment:
+class Comment(NamedTuple):
+    """One comment: its span, author, depth and parent (an index into the page's comments). A named
+    tuple, as lines.Line and lines.Kind: a page makes one per comment, built by tuple.__new__ (a
+    frozen dataclass costs a setattr per field)."""
+
     start: int
     end: int
     author: str | None
@@ -315,15 +320,20 @@ def _one(lines, kinds, meta, a, b, h, depth, parent, scores, with_headers) -> Co
     author = None
     if h is not None:
         author = _author(lines[h], kinds[h])
-    return Comment(lines[first].start, lines[last].end, author, depth, parent, scores[h is None])
+    return _new(Comment, (lines[first].start, lines[last].end, author, depth, parent, scores[h is None]))
+
+
+_new = tuple.__new__
+_BULLET = attrgetter("bullet")
+_AUTHOR = attrgetter("author")
 
 
 def _bullet_thread(lines: list[Line], kinds: list[Kind], k: int | None) -> int | None:
     """The example document's markup: indented "• author" lines, each over text indented two more.
     Its thread starts at the first such line, or above it at indented text without a bullet (a
     top-level comment without author line); the learned model does not know this markup."""
-    first = next((i for i in range(len(lines) - 1) if kinds[i].bullet and lines[i].indent > 0
-                  and lines[i + 1].indent >= lines[i].indent + 2), None)
+    first = next((i for i in compress(range(len(lines) - 1), map(_BULLET, kinds))  # bullet lines only, in C
+                  if lines[i].indent > 0 and lines[i + 1].indent >= lines[i].indent + 2), None)
     if first is None or (k is not None and k <= first):
         return k
     low = min(lines[i].indent for i in range(first, len(lines)) if kinds[i].bullet)
@@ -336,7 +346,7 @@ def _same_template_above(lines: list[Line], kinds: list[Kind], k: int) -> int:
     """The section's start moved up over comments the model left in the article: an author line a
     few lines above the start, written in the same template (shape) as the section's author lines,
     is the section's first comment (short pages give the model little to go on)."""
-    shapes = {shape(lines[i].text) for i in range(k, len(lines)) if kinds[i].author}
+    shapes = {shape(lines[i].text) for i in compress(range(k, len(lines)), map(_AUTHOR, islice(kinds, k, None)))}
     if len(shapes) == 0:
         return k
     j = k - 1

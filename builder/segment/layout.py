@@ -153,7 +153,7 @@ _NOT_NAMES = {"posted", "by", "on", "at", "said", "says", "wrote", "reply", "ano
 #   as $ allows);
 #   _NOISE and _EDGE: a stripped name matches neither unless its first character can start a
 #   match (a letter of on/at/posted/by, a digit, a mark) or its last one can end one (n, t, a mark):
-#   such a name leaves the trimming loop as it entered, stripped.
+#   such a name is only stripped, also the one a round of trimming leaves (no round to confirm it).
 _SCORE_END = frozenset("tseTSEſ\n")
 _TRIM_FIRST = frozenset("oOaApPbB#-–—/|·•▪►◦:,.@(")  # and any digit (\d: str.isdecimal)
 _TRIM_LAST = frozenset("nNtT-–—/|·•:,@(")
@@ -174,13 +174,12 @@ def _author(line: Line, kind: Kind) -> str | None:
         t = _SCORE.sub("", t)
     if "(" in t or "<" in t or "at" in t:
         t = _IDS.sub(" ", t)
-    s = t.strip()
-    if s[:1] in _TRIM_FIRST or s[-1:] in _TRIM_LAST or s[:1].isdecimal():
-        prev = None
-        while prev != t:
-            prev = t
-            t = _EDGE.sub("", _NOISE.sub("", t.strip()))
-    else:
+    while True:  # trim until nothing changes; a name neither pattern can match is only stripped
+        s = t.strip()
+        if s[:1] in _TRIM_FIRST or s[-1:] in _TRIM_LAST or s[:1].isdecimal():
+            s = _EDGE.sub("", _NOISE.sub("", s))
+        if s == t:
+            break
         t = s
     t = " ".join(t.split())
     if not t or len(t) > 60 or not any(map(str.isalpha, t)):

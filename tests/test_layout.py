@@ -636,3 +636,15 @@ def test_author_gate_sets_hold_every_character_re_folds_to_their_letters():
                 if pat.fullmatch(c):
                     # the "by" gate asks the lower-cased line
                     assert (letter in c.lower()) if where is None else (c in where), (letter, hex(ord(c)))
+
+
+def test_author_lines_glued_under_the_previous_comment_still_start_comments():
+    text = ARTICLE + ("\n\n3 Responses\n\n"
+                      "Wren Ashby says:\nMarch 5, 2013 at 8:02 am\nNine is far too early for anyone working in town.\n"
+                      "Col Pryce says:\nMarch 5, 2013 at 9:10 am\nIt was ten last winter, and the boats were empty.\n"
+                      "Tamsin Roe says:\nMarch 5, 2013 at 9:45 am\nEmpty because nobody knew it ran that late.\n")
+    lay = parse_layout(text, has_title=True)
+    check_invariants(text, lay)
+    assert [(c.author, c.depth) for c in lay.comments] == [("Wren Ashby", 0), ("Col Pryce", 0), ("Tamsin Roe", 0)]
+    assert piece(text, (lay.comments[1].start, lay.comments[1].end)) == (
+        "Col Pryce says: March 5, 2013 at 9:10 am It was ten last winter, and the boats were empty.")

@@ -422,3 +422,8 @@ def test_a_clause_ending_on_a_colon_introduces_the_next_quote_not_the_one_before
     # a quote that opens its sentence keeps the speaker after it, colon or not
     text = "“The ferry plan is wrong,” Marek said: “and the council knows it.”"
     assert [q.speaker for q in quotes_of(text)] == ["Marek", "Marek"]
+    # with no speech verb before the quote, the clause after it is its speaker's, colon or not
+    for text, speaker in (
+            ("Asked about the delay, “we will build the bridge,” the mayor said: “and it will be soon.”", "the mayor"),
+            ("In a statement on Monday, “we are proud of the crew,” Ana Berg said: “They worked hard.”", "Ana Berg")):
+        assert [q.speaker for q in quotes_of(text)] == [speaker, speaker], text

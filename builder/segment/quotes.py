@@ -1013,8 +1013,9 @@ def find_quotes(text: str, start: int, end: int) -> list[Quote]:
             speaker, route = _before_attribution(before), "before"
             tried_before = speaker is None
         # `After Voss said that … at “…,” Marek said: “…”`: a clause after a partial quote that ends on a
-        # colon introduces the next quote; the speaker of this one is before it
-        intro_next = not starts_sentence and after.rstrip(" \xa0\t").endswith(":")
+        # colon introduces the next quote; the speaker of this one is before it, where a speech verb is
+        # (without one, `Asked about it, “…,” the mayor said: “…”`, the clause after is the only speaker)
+        intro_next = verb_before and after.rstrip(" \xa0\t").endswith(":")
         if speaker is None and not intro_next:
             route = "tight"
             speaker = _tight_after(after, new_sentence, starts_sentence)

@@ -805,6 +805,7 @@ def _batches_of(path: Path, release: Path):
 def _label_name(i: int) -> str:
     return TYPE_NAMES[i] if i >= 0 else "null"
 
+
 def diff(old, new) -> dict:
     """Records added, removed and changed (any record field), and label changes, by record_id,
     between two releases (or a release and a staged one)."""

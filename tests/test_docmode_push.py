@@ -14,7 +14,6 @@ from builder.document import Document
 from tests.helpers import SEED, need_shared
 
 
-
 def run(*args):
     return CliRunner().invoke(cli, list(map(str, args)), catch_exceptions=False)
 

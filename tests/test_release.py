@@ -3,10 +3,9 @@ diff and changelog, on a corpus written for these tests (tests/test_release_data
 
 from __future__ import annotations
 
-from collections import Counter
-
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq

@@ -30,6 +30,8 @@ import pyarrow.compute as pc
 import xxhash
 from datasketch import MinHash
 
+from builder.errors import BuilderError
+
 NUM_PERM = 128
 BANDS = 16
 ROWS = NUM_PERM // BANDS
@@ -102,8 +104,8 @@ class NearDuplicates:
         self._docs: list[np.ndarray] = []
         self._spill = None if spill_dir is None else [Path(spill_dir, f"band-{b:02d}.u64") for b in range(BANDS)]
         if self._spill is not None:
-            for path in self._spill:
-                path.write_bytes(b"")
+            for b in range(BANDS):
+                self._write(b, b"", "wb")
         self.report = DedupReport()
 
     def add(self, doc_index: np.ndarray, texts) -> None:
@@ -149,8 +151,15 @@ class NearDuplicates:
             if self._spill is None:
                 self._keys[b].append(key)
             else:
-                with open(self._spill[b], "ab") as f:
-                    key.tofile(f)
+                self._write(b, key.tobytes())
+
+    def _write(self, b: int, data: bytes, mode: str = "ab") -> None:
+        try:
+            with open(self._spill[b], mode) as f:
+                f.write(data)
+        except OSError as e:  # a full or read-only disk: say so, not "cannot read the input"
+            raise BuilderError(f"cannot write near-duplicate keys to {self._spill[b].parent} ({e.strerror}); "
+                               "free space there (or set TMPDIR to a folder with room) and run again") from None
 
     def _band(self, b: int) -> np.ndarray:
         """One band's keys of every record added, in the order added; read once (memory freed)."""

@@ -760,7 +760,8 @@ class _Index:
                 status.append(np.array([codes.setdefault(x, len(codes)) for x in st], dtype=np.int16))
                 for d in pc.unique(batch.column("doc_id")).to_pylist():
                     docs[d] = split
-        self.ids = pa.chunked_array(ids, pa.string()).combine_chunks()
+        # large_string: one array of all ids may pass string's 2 GiB of offsets (~130M records)
+        self.ids = pa.chunked_array(ids, pa.string()).cast(pa.large_string()).combine_chunks()
         self.hash, self.rec, self.lab = (np.concatenate(x) if x else np.zeros(0, np.uint64) for x in (hashes, rec, lab))
         self.label = np.concatenate(label) if label else np.zeros(0, np.int8)
         self.status = np.concatenate(status) if status else np.zeros(0, np.int16)

@@ -35,7 +35,7 @@ from operator import is_not
 from pathlib import Path
 from types import NoneType
 
-import numpy as np  # pyarrow's own dependency, loaded with it
+import numpy as np  # declared in pyproject.toml (datasets needs it too)
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq

@@ -415,7 +415,7 @@ def test_small_lowercase_words_are_not_a_title():
 
 
 def test_a_clause_ending_on_a_colon_introduces_the_next_quote_not_the_one_before():
-    text = ("After Voss said that smaller towns might do better with “patient money,” Marek said: “I do not "
+    text = ("While Voss argued at length that the harbour fund needs “patient money,” Marek said: “I do not "
             "agree with that, not at all.”")
     got = [(text[q.start : q.end], q.speaker) for q in quotes_of(text)]
     assert got == [("patient money,", "Voss"), ("I do not agree with that, not at all.", "Marek")]

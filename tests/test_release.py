@@ -557,3 +557,16 @@ def test_near_duplicates_spilled_to_disk_group_as_in_memory(tmp_path, monkeypatc
     assert np.array_equal(memory.groups(23), disk.groups(23))
     assert memory.report == disk.report and memory.report.near_duplicate_records >= 20
     assert list(tmp_path.iterdir()) == []
+
+
+def test_near_duplicate_spill_that_cannot_be_written_is_a_clear_error(tmp_path):
+    import numpy as np
+
+    from builder.dedup import NearDuplicates
+    from builder.errors import BuilderError
+
+    nd = NearDuplicates(spill_dir=tmp_path)
+    (tmp_path / "band-03.u64").unlink()
+    (tmp_path / "band-03.u64").mkdir()  # writing to it fails as a full or read-only disk would
+    with pytest.raises(BuilderError, match="cannot write near-duplicate keys to .*free space there"):
+        nd.add(np.arange(2), ["the harbour ferry goes back to its winter timetable on monday"] * 2)

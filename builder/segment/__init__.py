@@ -23,8 +23,10 @@ from builder.segment.quotes import find_quotes
 from builder.segment.spam import spam_probability
 
 # changed whenever the records a document gives change (0.2.0: titles, nicknames and defined terms are
-# not quotes, more speaker patterns, spam hooks for self-promotion and referral links)
-SEGMENTER_VERSION = "0.2.0"
+# not quotes, more speaker patterns, spam hooks for self-promotion and referral links; 0.3.0: a page
+# ending on one short comment has it, lists and one-author listings are not threads, a colon clause
+# after a partial quote introduces the next one)
+SEGMENTER_VERSION = "0.3.0"
 SPAM_THRESHOLD = 0.5
 
 __all__ = ["SEGMENTER_VERSION", "segment", "record_id", "collapse"]

@@ -51,6 +51,7 @@ from typing import NamedTuple
 
 from builder.segment.lines import (
     AVATAR,
+    BULLET_CHARS,
     BOUNDARY_FEATURES,
     FEATURES,
     MONTHS,
@@ -371,7 +372,7 @@ def _past_list(lines: list[Line], k: int) -> int | None:
     return k if k < len(lines) else None
 
 
-_LIST_BULLETS = "•·▪►◦*-–"
+_LIST_BULLETS = BULLET_CHARS + "*-–"  # the author-line bullets and plain-text list marks
 _PINGBACK_LINE = re.compile(r"\W*(?:pingback|trackback)\b", re.I)
 _LAST_LINES = 8  # how near the page's end a lone comment's header must be
 _FOOTER_BY = re.compile(r"\W*posted\s+by:\s", re.I)  # a comment's footer: "Posted by: X | June 8, 2012 at 2:29 PM"

@@ -52,7 +52,8 @@ SLASH_ID = re.compile(r"\(\d{3,}\)|\(#\d+\)|\(\d+,\s*[A-Z][a-z]+\)")  # user (12
 # that links to its homepage
 SCORED_NAME = re.compile(r"^\S.{0,40}?\s+[+-]?\d+\s+(?:pts|points?|likes?|votes?)$", re.I)
 LINKED_NAME = re.compile(r"^https?://\S+\s+(?!https?:)\S.{0,40}$")
-BULLET = re.compile(r"^[•·▪►◦]\s*\S")
+BULLET_CHARS = "•·▪►◦"  # a comment author line's bullets (the example page's markup)
+BULLET = re.compile(rf"^[{BULLET_CHARS}]\s*\S")
 CONTROL = re.compile(
     r"^(?:reply(?:\s*↓)?|log\s*in\s+to\s+reply|report(?:\s+(?:abuse|comment|this))?|like|unlike|share|"
     r"permalink|link|flag|quote|edit|delete|respond|replies|hide\s+replies|show\s+replies|view\s+replies|"
@@ -267,7 +268,7 @@ _BYLINE_FIRST = _both_cases("#0123456789abcoprsw")
 _CONTROL_FIRST = _both_cases("#()+-0123456789acdefhlpqrstuv")
 _TAIL_FIRST = _both_cases("aefglmprstwy")
 _HEADING_FIRST = _both_cases("0123456789cdr")
-_BULLETS = frozenset("•·▪►◦")  # BULLET's first characters (no re.I)
+_BULLETS = frozenset(BULLET_CHARS)  # BULLET's first characters (no re.I)
 # the characters a SCORED_NAME match can end with ("pts", "point", "likes", …; re.I: ſ is s), at the
 # end of the line or before a final newline ($): most lines with a digit end otherwise, and the
 # pattern's lazy name part is tried at every length up to 40

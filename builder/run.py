@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import glob
 import json
-import multiprocessing
 import os
 import shutil
 import signal
 import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import chain, compress, islice, repeat
@@ -35,9 +33,11 @@ from operator import is_not
 from pathlib import Path
 from types import NoneType
 
+# pyarrow.compute, multiprocessing and concurrent.futures are not imported here: a --workers 1 run needs none of
+# them (~40 ms of CPU at every start), so the pool's modules load where the pool starts, and text lengths and type
+# counts are read from the columns' buffers by numpy
 import numpy as np  # declared in pyproject.toml (datasets needs it too)
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from builder.document import Document
@@ -202,6 +202,30 @@ def to_table(columns: Columns, failures: list[tuple[str, str] | None], counts: l
     return pa.concat_tables(kept).combine_chunks() if kept else _arrow([[] for _ in columns])
 
 
+def _text_lengths(column: pa.ChunkedArray) -> list[int]:
+    """The UTF-8 byte length of each value of a string column without nulls (pyarrow.compute's
+    binary_length), from the offsets of each chunk (a chunk may be a slice: its own offset counts)."""
+    out: list[int] = []
+    for chunk in column.chunks:
+        if not len(chunk):
+            continue  # an empty chunk may have no buffers
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32, count=len(chunk) + 1, offset=4 * chunk.offset)
+        out += np.diff(offsets).tolist()
+    return out
+
+
+def _type_counts(column: pa.ChunkedArray) -> list[int]:
+    """Rows per record type of the `type` column (int64 class indices, never null: builder.worker
+    checks), from each chunk's data buffer."""
+    counts = np.zeros(len(TYPE_NAMES), dtype=np.int64)
+    for chunk in column.chunks:
+        if not len(chunk):
+            continue
+        values = np.frombuffer(chunk.buffers()[1], dtype=np.int64, count=len(chunk), offset=8 * chunk.offset)
+        counts += np.bincount(values, minlength=len(TYPE_NAMES))
+    return counts.tolist()
+
+
 def segment_batch(segment: Callable[[Document], list[dict]], docs: list[Document], timeout: float | None = DOC_TIMEOUT
                   ) -> tuple[pa.Table, list[tuple[str, str] | None], list[int]]:
     """Segment a batch here: (records of the documents that went through, as one Arrow table;
@@ -348,7 +372,7 @@ class _ParquetSink:
     def add(self, table: pa.Table) -> None:
         if table.num_rows:
             self.pending.append(table)
-            self.lengths.extend(pc.binary_length(table.column("text")).to_pylist())
+            self.lengths.extend(_text_lengths(table.column("text")))
             self._drain(final=False)
 
     def _cut(self, room: int, final: bool) -> int | None:
@@ -437,6 +461,9 @@ def _run_in_order(segment, batches: Iterator[_Batch], workers: int, timeout: flo
         for b in batches:
             yield b, segment_columns(segment, b.docs, spec(), timeout)
         return
+    import multiprocessing
+    from concurrent.futures import Executor, Future, ProcessPoolExecutor
+
     # spawn, not fork: the parent may hold threads (pyarrow, tqdm) that a fork would copy mid-lock;
     # and the workers are this process's own children, reaped at shutdown, so their CPU time and
     # memory show in its rusage.
@@ -502,8 +529,7 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
                 table = to_table(columns, failures, counts)
                 tally.batch(b, failures, counts)
                 if table.num_rows:
-                    counts_of = pc.value_counts(table.column("type"))  # not to_numpy: that imports pandas
-                    for t, c in zip(counts_of.field("values").to_pylist(), counts_of.field("counts").to_pylist()):
+                    for t, c in enumerate(_type_counts(table.column("type"))):
                         tally.per_type[t] += c
                 sink.add(table)
                 if bar is not None:

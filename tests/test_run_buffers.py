@@ -1,0 +1,37 @@
+"""builder.run reads text lengths and type counts from Arrow buffers (not pyarrow.compute, which a
+--workers 1 run would import only for them): the same answers as pyarrow.compute's, on sliced,
+chunked and empty columns."""
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from builder.run import _text_lengths, _type_counts
+from builder.schema import TYPE_NAMES
+
+TABLE = pa.table({"type": pa.array([0, 1, 1, 2, 4, 3, 0], pa.int64()),
+                  "text": pa.array(["a", "bbé", "", "ccc", "x" * 70_000, "€ and ✓", "y"])})
+
+
+@pytest.mark.parametrize("table", [TABLE, TABLE.slice(2), TABLE.slice(1, 3), TABLE.slice(0, 0),
+                                   pa.concat_tables([TABLE.slice(3), TABLE.slice(0, 0), TABLE])])
+def test_buffers_agree_with_compute(table):
+    assert _text_lengths(table.column("text")) == pc.binary_length(table.column("text")).to_pylist()
+    expected = [0] * len(TYPE_NAMES)
+    counted = pc.value_counts(table.column("type"))
+    for t, c in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()):
+        expected[t] += c
+    assert _type_counts(table.column("type")) == expected
+
+
+def test_a_run_imports_neither_compute_nor_the_pool(tmp_path):
+    import subprocess
+    import sys
+
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "a", "text": "A title\\n\\nSome text of an article.\\n"}\n', encoding="utf-8")
+    code = ("import sys; from builder.run import segment_corpus; "
+            f"segment_corpus([{str(src)!r}], {str(tmp_path / 'out.parquet')!r}, workers=1); "
+            "print(sorted(m for m in ('pyarrow.compute', 'multiprocessing', 'concurrent.futures') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

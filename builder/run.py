@@ -140,8 +140,21 @@ def _strings(values: list, arrow_type: pa.DataType) -> pa.Array | None:
     if NoneType in kinds:
         valid = np.fromiter(map(is_not, values, repeat(None)), dtype=np.bool_, count=n)
         values = list(compress(values, valid.tolist()))
-    data = list(map(str.encode, values))  # strict UTF-8, as Arrow stores strings
-    sizes = np.fromiter(map(len, data), dtype=np.int64, count=len(data))
+    # the bytes of all values, strict UTF-8 as Arrow stores strings, and each value's size: a column
+    # of one repeated value (the versions, origin, encoding of a batch) is that value's bytes repeated;
+    # an ASCII column is encoded in one piece (each character one byte, so sizes are lengths); others
+    # value by value
+    m = len(values)
+    if m and values.count(values[0]) == m:
+        one = values[0].encode()
+        body, sizes = one * m, np.full(m, len(one), dtype=np.int64)
+    else:
+        joined = "".join(values)
+        if joined.isascii():
+            body, sizes = joined.encode("ascii"), np.fromiter(map(len, values), dtype=np.int64, count=m)
+        else:
+            data = list(map(str.encode, values))
+            body, sizes = b"".join(data), np.fromiter(map(len, data), dtype=np.int64, count=m)
     if valid is not None:  # a null takes no bytes
         sizes, present = np.zeros(n, dtype=np.int64), sizes
         sizes[valid] = present
@@ -150,8 +163,8 @@ def _strings(values: list, arrow_type: pa.DataType) -> pa.Array | None:
     if offsets[-1] >= 2**31:  # more text than one string array holds: pa.array knows what to do
         return None
     bitmap = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
-    buffers = [bitmap, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(data))]
-    return pa.Array.from_buffers(arrow_type, n, buffers, null_count=n - len(data))
+    buffers = [bitmap, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(body)]
+    return pa.Array.from_buffers(arrow_type, n, buffers, null_count=n - m)
 
 
 def _numbers(values: list, arrow_type: pa.DataType) -> pa.Array | None:

@@ -5,6 +5,8 @@ chunked and empty columns."""
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from builder.run import _text_lengths, _type_counts
 from builder.schema import TYPE_NAMES
@@ -35,3 +37,37 @@ def test_a_run_imports_neither_compute_nor_the_pool(tmp_path):
             "print(sorted(m for m in ('pyarrow.compute', 'multiprocessing', 'concurrent.futures') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# run._strings lays a column of one repeated value, and an ASCII column, out in one piece: the same arrays as
+# pa.array (and, for a value that is no UTF-8, the same error), with and without nulls
+_REPEATED = ["segmenter", "", "é€😀", "utf-8"]
+
+
+@pytest.mark.parametrize("values", [
+    ["segmenter"] * 5, [""] * 3, ["é€😀"] * 4, [None, "utf-8", None, "utf-8"], [None] * 3, ["a", "a", "b"],
+    ["plain ascii", "and more", ""], ["ascii", None, "but one “curly”"], ["x" * 100_000, "y"],
+])
+def test_strings_in_one_piece(values):
+    from tests.test_run_arrays import same_array
+
+    same_array(values, pa.string())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(_REPEATED), st.text(alphabet=st.characters(max_codepoint=127))),
+                max_size=30))
+def test_repeated_and_ascii_columns(values):
+    from tests.test_run_arrays import same_array
+
+    same_array(values, pa.string())
+
+
+def test_a_repeated_value_that_is_no_utf8_raises_as_pa_array_does():
+    from builder.run import _array
+
+    with pytest.raises(Exception) as want:
+        pa.array(["a\ud800"] * 3, type=pa.string())
+    with pytest.raises(want.type) as made:
+        _array(["a\ud800"] * 3, pa.string())
+    assert str(made.value) == str(want.value)

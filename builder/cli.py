@@ -4,6 +4,7 @@ exit, without a traceback."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -283,8 +284,14 @@ def pull_cmd(project: str, out: Path, mode: str) -> None:
                                                 "--mode document")
     labels.check_out(out)
     click.echo(f"taking an export snapshot of {project!r} ({proj.task_number or 0} tasks)…", err=True)
-    snapshot_id, raw = studio.export_snapshot(client, proj.id)
-    rep = labels.write(out, export_bytes=raw, snapshot_id=snapshot_id, project=project, project_id=proj.id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    download = out.with_name(f".{out.name}.export-{os.getpid()}")  # beside LABELS: moved into it, not copied
+    try:
+        with open(download, "wb") as f:
+            snapshot_id = studio.export_snapshot_to(client, proj.id, f)
+        rep = labels.write(out, export_file=download, snapshot_id=snapshot_id, project=project, project_id=proj.id)
+    finally:
+        download.unlink(missing_ok=True)
     status = ", ".join(f"{k} {v}" for k, v in rep["label_status"].items())
     alpha = rep["krippendorff_alpha_nominal"]
     click.echo(f"pulled {rep['records']} records of {project!r} (snapshot {snapshot_id}): {status}; "

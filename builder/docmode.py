@@ -904,15 +904,16 @@ def write(out: str | Path, *, export_bytes: bytes, snapshot_id: int, project: st
     check_out(out)
     pulled = from_export(tasks)
 
-    def tables(tmp: Path) -> None:
+    def tables(tmp: Path, export: Path) -> dict:
         recs = sorted(pulled.records, key=lambda r: (r["doc_id"], r["annotator"], r["position"]))
         pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in ANNOTATOR_RECORDS_SCHEMA.names} for r in recs],
                                             schema=ANNOTATOR_RECORDS_SCHEMA), tmp / "records.parquet")
         pq.write_table(pa.Table.from_pylist(pulled.documents, schema=DOCUMENTS_SCHEMA), tmp / "documents.parquet")
         pq.write_table(gold_table(pulled.gold, storage_schema()), tmp / GOLD_FILE)
+        return pulled.report
 
-    return write_pull(out, export_bytes=export_bytes, snapshot_id=snapshot_id, project=project,
-                      project_id=project_id, report_file=REPORT_FILE, report=pulled.report, write_tables=tables)
+    return write_pull(out, export=export_bytes, snapshot_id=snapshot_id, project=project,
+                      project_id=project_id, report_file=REPORT_FILE, write_tables=tables)
 
 
 def check_out(out: str | Path) -> None:

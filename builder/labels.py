@@ -17,13 +17,17 @@ import math
 import os
 import shutil
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from builder.errors import BuilderError, InputError
+from builder.worker import one_line
 from builder.schema import LABEL_STATUSES, LABELS_SCHEMA, TYPE_INDEX, TYPE_NAMES, arrow_fields
 
 TYPE_CONTROL = "type"  # the labeling config's record type <Choices> (labels/record_type.xml)
@@ -128,101 +132,197 @@ def aggregate(answers: list[tuple[str, str]]) -> dict:
 def krippendorff_alpha(per_record: list[list[str]]) -> float | None:
     """Nominal Krippendorff's alpha over records labeled by two or more annotators; None when it is
     undefined (fewer than two such records' values, or a single value used throughout)."""
-    import krippendorff
-    import numpy as np
+    return _alpha(Counter(_label_counts(labels) for labels in per_record if len(labels) >= 2))
 
-    rows = [[Counter(labels)[t] for t in TYPE_NAMES] for labels in per_record if len(labels) >= 2]
-    if not rows:
+
+def _label_counts(labels: list[str]) -> tuple[int, ...]:
+    """How many of a record's labels name each type (TYPE_NAMES order)."""
+    counts = Counter(labels)
+    return tuple(counts[t] for t in TYPE_NAMES)
+
+
+def _alpha(patterns: Counter) -> float | None:
+    """Nominal alpha from label-count patterns (_label_counts of a record labeled twice or more →
+    how many records have it): alpha = 1 - (n - 1) * sum_{c != k} o_ck / sum_{c != k} n_c * n_k,
+    with o the coincidence matrix, sum over records of (n_u n_u^T - diag n_u) / (m_u - 1)
+    (Krippendorff 2011, "Computing Krippendorff's alpha-reliability"). A pull keeps only the few
+    distinct patterns, not a row per record: the `krippendorff` package wants the rows (and
+    temporaries of 25 floats per record), which at a million records is most of the pull's
+    memory; tests/test_labels.py checks this against that package."""
+    if not patterns:
         return None
-    counts = np.array(rows, dtype=float)
-    if np.count_nonzero(counts.sum(axis=0)) < 2:
-        return None  # everyone chose one and the same type everywhere: expected disagreement is 0
-    alpha = float(krippendorff.alpha(value_counts=counts, value_domain=list(range(len(TYPE_NAMES))),
-                                     level_of_measurement="nominal"))
-    return None if math.isnan(alpha) else alpha
+    rows = np.array(list(patterns), dtype=float)
+    weight = np.array(list(patterns.values()), dtype=float) / (rows.sum(axis=1) - 1)
+    o = np.einsum("u,uv,uw->vw", weight, rows, rows) - np.diag(weight @ rows)
+    n_c = o.sum(axis=1)
+    n = n_c.sum()
+    expected = n * n - (n_c * n_c).sum()
+    if np.count_nonzero(n_c) < 2 or expected == 0:
+        return None  # everyone chose one and the same type everywhere: no expected disagreement
+    return float(1 - (n - 1) * (o.sum() - np.trace(o)) / expected)
 
 
-def from_export(tasks: list) -> Labels:
-    """Judge an export (a list of Label Studio tasks made by `builder push`) under KEEP_RULE."""
-    if not isinstance(tasks, list):
+def iter_export(stream: BinaryIO) -> Iterator:
+    """The tasks of a Label Studio JSON export, read from a binary stream one at a time (ijson's C
+    parser): a pull of a million tasks never holds the export, or its parsed form, whole."""
+    import ijson
+
+    first = stream.read(1)
+    while first in (b" ", b"\t", b"\r", b"\n"):
+        first = stream.read(1)
+    if first != b"[":
         raise ExportError("the export is not a JSON list of tasks: take it with `builder pull` (JSON format)")
-    by_record: dict[str, list[dict]] = {}
-    predicted: dict[str, str | None] = {}
-    skipped = superseded = drafts = 0
-    foreign_tasks: list[int] = []
-    duplicate_tasks: list[str] = []
-    for task in tasks:
+    stream.seek(stream.tell() - 1)
+    try:
+        yield from ijson.items(stream, "item", use_float=True)
+    except ijson.JSONError as e:
+        raise ExportError(f"the export is not valid JSON ({one_line(e)}): take it again with `builder pull`") from None
+
+
+class _Judge:
+    """KEEP_RULE applied to an export streamed task by task, in bounded memory.
+
+    Each task is reduced as it arrives to what the rule needs (record id, the segmenter's type, and
+    per counted annotation: annotator, recency, the judged label or the reason it was rejected, the
+    boundary flag, lead time), and that compact entry goes to a bucket by the record id's first
+    character: a list, or with `spill` a JSON-lines file in that folder. At the end each bucket in
+    turn is read, grouped by record (a record in several tasks pools their answers) and judged in
+    record-id order, so the rows come out sorted by record id, as one in-memory sort would give
+    them, while memory holds one bucket: a 16th of the project for the hex ids push writes."""
+
+    def __init__(self, spill: Path | None = None) -> None:
+        self.spill = spill
+        self.buckets: dict[str, list | BinaryIO] = {}
+        self.foreign: list = []
+        self.skipped = self.drafts = 0
+
+    def add(self, task) -> None:
         data = task.get("data") if isinstance(task, dict) else None
         rid = data.get("record_id") if isinstance(data, dict) else None
         if not isinstance(rid, str) or not rid:
-            foreign_tasks.append(task.get("id") if isinstance(task, dict) else None)
-            continue
-        if rid in by_record:
-            duplicate_tasks.append(rid)  # the same record twice in the project: their answers pool
-        by_record.setdefault(rid, [])
-        predicted.setdefault(rid, _predicted(task))
-        drafts += len(task.get("drafts") or [])
+            self.foreign.append(task.get("id") if isinstance(task, dict) else None)
+            return
+        self.drafts += len(task.get("drafts") or [])
+        answers = []
         for a in task.get("annotations") or []:
             if a.get("was_cancelled"):
-                skipped += 1
+                self.skipped += 1
                 continue
-            by_record[rid].append(a)
-
-    annotations: list[dict] = []
-    rejected: list[dict] = []
-    flags: list[dict] = []
-    rows: list[dict] = []
-    per_record_labels: list[list[str]] = []
-    for rid in sorted(by_record):
-        latest: dict[str, dict] = {}
-        for a in sorted(by_record[rid], key=recency, reverse=True):
-            who = annotator_name(a.get("completed_by"))
-            if who in latest:
-                superseded += 1
-            else:
-                latest[who] = a
-        answers = []
-        for who in sorted(latest):
-            a = latest[who]
             result = a.get("result") or []
-            if any("wrong boundary" in c for c in _choices(result, "boundary")):
-                flags.append({"record_id": rid, "annotator": who, "annotation_id": a.get("id")})
             label, reason = _judge(a)
-            if label is None:
-                raw = [c for cs in _choices(result, TYPE_CONTROL) for c in cs]
-                rejected.append({"record_id": rid, "annotator": who, "annotation_id": a.get("id"),
-                                 "label": raw, "reason": reason})
-                continue
-            answers.append((who, label))
-            lead = a.get("lead_time")
-            annotations.append({
-                "record_id": rid, "annotator": who, "label": label,
-                "created_at": a.get("created_at"), "updated_at": a.get("updated_at"),
-                "changed_prediction": predicted[rid] is not None and label != predicted[rid],
-                "annotation_id": int(a["id"]), "lead_time": None if lead is None else float(lead),
-            })
-        row = aggregate(answers)
-        rows.append({"record_id": rid, **row})
-        per_record_labels.append([lab for _, lab in answers])
+            answers.append([annotator_name(a.get("completed_by")), list(recency(a)), a.get("id"), label, reason,
+                            None if label is not None else [c for cs in _choices(result, TYPE_CONTROL) for c in cs],
+                            any("wrong boundary" in c for c in _choices(result, "boundary")),
+                            a.get("created_at"), a.get("updated_at"), a.get("lead_time")])
+        entry = [rid, _predicted(task), answers]
+        key = rid[0]
+        if self.spill is None:
+            self.buckets.setdefault(key, []).append(entry)
+            return
+        f = self.buckets.get(key)
+        if f is None:
+            f = self.buckets[key] = open(self.spill / f"bucket-{ord(key):x}.jsonl", "wb")
+        f.write(json.dumps(entry, ensure_ascii=False).encode() + b"\n")
 
-    counts = Counter(r["label_status"] for r in rows)
-    report = {
-        "records": len(rows),
-        "label_status": {s: counts.get(s, 0) for s in LABEL_STATUSES},
-        "annotations": {"kept": len(annotations), "skipped_or_cancelled": skipped, "superseded": superseded,
-                        "rejected": len(rejected), "drafts_not_submitted": drafts},
-        "annotators": sorted({a["annotator"] for a in annotations}),
-        "krippendorff_alpha_nominal": krippendorff_alpha(per_record_labels),
-        "alpha_records": sum(1 for labels in per_record_labels if len(labels) >= 2),
-        "changed_prediction": sum(a["changed_prediction"] for a in annotations),
-        "rejected": rejected,
-        "boundary_flags": flags,
-        "tasks_without_record_id": sorted(foreign_tasks, key=str),
-        "records_in_several_tasks": sorted(set(duplicate_tasks)),
-        "keep_rule": KEEP_RULE,
-        "labels_schema_version": LABELS_SCHEMA["x-schema-version"],
-    }
-    return Labels(annotations=annotations, labels=rows, report=report, rejected=rejected)
+    def close(self) -> None:
+        """Finish writing the spilled buckets (before records(), or when the export failed)."""
+        if self.spill is not None:
+            for f in self.buckets.values():
+                f.close()
+
+    def _entries(self, key: str) -> list:
+        bucket = self.buckets[key]
+        if self.spill is None:
+            return bucket
+        with open(bucket.name, "rb") as f:
+            entries = [json.loads(line) for line in f]
+        os.unlink(bucket.name)
+        return entries
+
+    def records(self) -> Iterator[tuple[str, list[dict], dict]]:
+        """(record id, its annotation rows, its labels row) in record-id order; the counters and
+        report lists fill as this runs."""
+        self.superseded = 0
+        self.duplicates: list[str] = []
+        self.rejected: list[dict] = []
+        self.flags: list[dict] = []
+        self.annotators: set[str] = set()
+        self.status = Counter()
+        self.kept = self.changed = 0
+        self.patterns: Counter = Counter()  # of records labeled twice or more: their _label_counts
+        for key in sorted(self.buckets):
+            by_record: dict[str, list] = {}
+            predicted: dict[str, str | None] = {}
+            for rid, pred, answers in self._entries(key):
+                if rid in by_record:
+                    self.duplicates.append(rid)  # the same record twice in the project: their answers pool
+                by_record.setdefault(rid, []).extend(answers)
+                predicted.setdefault(rid, pred)
+            for rid in sorted(by_record):
+                yield self._record(rid, by_record[rid], predicted[rid])
+
+    def _record(self, rid: str, answers: list, predicted: str | None) -> tuple[str, list[dict], dict]:
+        latest: dict[str, list] = {}
+        for a in sorted(answers, key=lambda a: tuple(a[1]), reverse=True):
+            if a[0] in latest:
+                self.superseded += 1
+            else:
+                latest[a[0]] = a
+        rows, labels_ = [], []
+        for who in sorted(latest):
+            _, _, aid, label, reason, raw, flagged, created, updated, lead = latest[who]
+            if flagged:
+                self.flags.append({"record_id": rid, "annotator": who, "annotation_id": aid})
+            if label is None:
+                self.rejected.append({"record_id": rid, "annotator": who, "annotation_id": aid, "label": raw,
+                                      "reason": reason})
+                continue
+            labels_.append((who, label))
+            rows.append({"record_id": rid, "annotator": who, "label": label, "created_at": created,
+                         "updated_at": updated, "changed_prediction": predicted is not None and label != predicted,
+                         "annotation_id": int(aid), "lead_time": None if lead is None else float(lead)})
+        self.kept += len(rows)
+        self.changed += sum(r["changed_prediction"] for r in rows)
+        self.annotators.update(who for who, _ in labels_)
+        row = {"record_id": rid, **aggregate(labels_)}
+        self.status[row["label_status"]] += 1
+        if len(labels_) >= 2:
+            self.patterns[_label_counts([lab for _, lab in labels_])] += 1
+        return rid, rows, row
+
+    def report(self) -> dict:
+        return {
+            "records": sum(self.status.values()),
+            "label_status": {s: self.status.get(s, 0) for s in LABEL_STATUSES},
+            "annotations": {"kept": self.kept, "skipped_or_cancelled": self.skipped, "superseded": self.superseded,
+                            "rejected": len(self.rejected), "drafts_not_submitted": self.drafts},
+            "annotators": sorted(self.annotators),
+            "krippendorff_alpha_nominal": _alpha(self.patterns),
+            "alpha_records": sum(self.patterns.values()),
+            "changed_prediction": self.changed,
+            "rejected": self.rejected,
+            "boundary_flags": self.flags,
+            "tasks_without_record_id": sorted(self.foreign, key=str),
+            "records_in_several_tasks": sorted(set(self.duplicates)),
+            "keep_rule": KEEP_RULE,
+            "labels_schema_version": LABELS_SCHEMA["x-schema-version"],
+        }
+
+
+def from_export(tasks: list) -> Labels:
+    """Judge an export (a list of Label Studio tasks made by `builder push`) under KEEP_RULE, in
+    memory (`write` streams the same judgement from a file)."""
+    if not isinstance(tasks, list):
+        raise ExportError("the export is not a JSON list of tasks: take it with `builder pull` (JSON format)")
+    judge = _Judge()
+    for task in tasks:
+        judge.add(task)
+    annotations, rows = [], []
+    for _, annotation_rows, row in judge.records():
+        annotations += annotation_rows
+        rows.append(row)
+    report = judge.report()
+    return Labels(annotations=annotations, labels=rows, report=report, rejected=report["rejected"])
 
 
 def labels_table(rows: list[dict]) -> pa.Table:
@@ -239,44 +339,78 @@ def check_out(out: str | Path) -> None:
         raise InputError(f"{out} exists and is not a LABELS directory: give a new path or an earlier pull's output")
 
 
-def write(out: str | Path, *, export_bytes: bytes, snapshot_id: int, project: str, project_id: int) -> dict:
-    """Judge the raw export and write the LABELS directory at `out`, atomically: everything goes
-    into a temporary sibling that is renamed into place at the end; an existing LABELS is replaced
-    only then. Returns labels.json's content."""
+WRITE_ROWS = 8192  # labels rows per Parquet write while a pull streams
+
+
+def write(out: str | Path, *, snapshot_id: int, project: str, project_id: int, export_bytes: bytes | None = None,
+          export_file: Path | None = None) -> dict:
+    """Judge the raw export (`export_bytes`, or `export_file`: a downloaded export, moved into the
+    LABELS directory) and write the LABELS directory at `out`, atomically: everything goes into a
+    temporary sibling that is renamed into place at the end; an existing LABELS is replaced only
+    then. The export is read task by task and judged bucket by bucket (see _Judge), so memory does
+    not grow with the project. Returns labels.json's content."""
     out = Path(out)
-    try:
-        tasks = json.loads(export_bytes)
-    except ValueError as e:
-        raise ExportError(f"the export of project {project!r} is not JSON ({e})") from None
-    result = from_export(tasks)
+    if (export_bytes is None) == (export_file is None):
+        raise TypeError("give the export as export_bytes or as export_file")
     check_out(out)
 
-    def tables(tmp: Path) -> None:
-        pq.write_table(pa.Table.from_pylist(result.annotations, schema=ANNOTATIONS_SCHEMA),
-                       tmp / "annotations.parquet")
-        pq.write_table(labels_table(result.labels), tmp / "labels.parquet")
+    def tables(tmp: Path, export: Path) -> dict:
+        spill = tmp / "buckets"
+        spill.mkdir()
+        judge = _Judge(spill)
+        try:
+            with open(export, "rb") as f:
+                for task in iter_export(f):
+                    judge.add(task)
+        finally:
+            judge.close()
+        with pq.ParquetWriter(tmp / "annotations.parquet", ANNOTATIONS_SCHEMA) as annotations_out, \
+                pq.ParquetWriter(tmp / "labels.parquet", LABELS_ARROW_SCHEMA) as labels_out:
+            annotations: list[dict] = []
+            rows: list[dict] = []
+            for _, annotation_rows, row in judge.records():
+                annotations += annotation_rows
+                rows.append(row)
+                if len(rows) >= WRITE_ROWS:
+                    annotations_out.write_table(pa.Table.from_pylist(annotations, schema=ANNOTATIONS_SCHEMA))
+                    labels_out.write_table(labels_table(rows))
+                    annotations, rows = [], []
+            if rows or not judge.buckets:  # the last rows; an export of no record still has its (empty) tables
+                annotations_out.write_table(pa.Table.from_pylist(annotations, schema=ANNOTATIONS_SCHEMA))
+                labels_out.write_table(labels_table(rows))
+        spill.rmdir()
+        return judge.report()
 
-    return write_pull(out, export_bytes=export_bytes, snapshot_id=snapshot_id, project=project,
-                      project_id=project_id, report_file="labels.json", report=result.report, write_tables=tables)
+    return write_pull(out, export=export_bytes if export_file is None else Path(export_file), snapshot_id=snapshot_id,
+                      project=project, project_id=project_id, report_file="labels.json", write_tables=tables)
 
 
-def write_pull(out: Path, *, export_bytes: bytes, snapshot_id: int, project: str, project_id: int,
-               report_file: str, report: dict, write_tables) -> dict:
-    """A pull's directory (record or document mode), atomically: the raw export (read-only, its
-    sha256 in the report), what `write_tables(tmp)` writes and the JSON report `report_file` go
-    into a temporary sibling renamed into place at the end; an existing `out` is replaced only
-    then, and a failure leaves it as it was. Returns the report as written."""
+def write_pull(out: Path, *, export: bytes | Path, snapshot_id: int, project: str, project_id: int,
+               report_file: str, write_tables: Callable[[Path, Path], dict]) -> dict:
+    """A pull's directory (record or document mode), atomically: the raw export (`export`: its
+    bytes, or a file moved in; read-only, its sha256 in the report), what `write_tables(tmp,
+    export file)` writes and the JSON report it returns, `report_file`, go into a temporary sibling
+    renamed into place at the end; an existing `out` is replaced only then, and a failure leaves it
+    as it was. Returns the report as written."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         export_name = f"export-{snapshot_id}.json"
-        (tmp / export_name).write_bytes(export_bytes)
-        os.chmod(tmp / export_name, 0o444)  # the snapshot as downloaded: immutable
-        write_tables(tmp)
+        kept = tmp / export_name
+        if isinstance(export, bytes):
+            kept.write_bytes(export)
+        else:
+            os.replace(export, kept)
+        os.chmod(kept, 0o444)  # the snapshot as downloaded: immutable
+        digest = hashlib.sha256()
+        with open(kept, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        report = write_tables(tmp, kept)
         report = {"project": {"name": project, "id": project_id}, "snapshot_id": snapshot_id,
-                  "export_file": export_name, "export_sha256": hashlib.sha256(export_bytes).hexdigest(), **report}
+                  "export_file": export_name, "export_sha256": digest.hexdigest(), **report}
         (tmp / report_file).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
 import os
 import re
@@ -31,6 +32,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 from xml.etree import ElementTree
 
 from builder.errors import BuilderError, InputError
@@ -802,10 +804,19 @@ def _import(client, project_id: int, tasks: list[dict]) -> None:
 
 
 def export_snapshot(client, project_id: int, *, with_users: bool = True, timeout: float = 600.0) -> tuple[int, bytes]:
+    """export_snapshot_to, kept in memory: (snapshot id, the raw JSON bytes as downloaded)."""
+    buffer = io.BytesIO()
+    snapshot_id = export_snapshot_to(client, project_id, buffer, with_users=with_users, timeout=timeout)
+    return snapshot_id, buffer.getvalue()
+
+
+def export_snapshot_to(client, project_id: int, out: BinaryIO, *, with_users: bool = True,
+                       timeout: float = 600.0) -> int:
     """Take an export snapshot of every task (labeled or not) with annotators' e-mails, wait for it,
-    and return (snapshot id, the raw JSON bytes as downloaded). Predictions come as ids: serializing
-    them in full makes a 10,000-task snapshot take 35 s instead of 24, and the segmenter's type is in
-    each task's data (`segmenter_type`, written by push with the prediction)."""
+    and write the raw JSON, as downloaded, into `out` chunk by chunk (a large project's export is
+    never held whole). Returns the snapshot id. Predictions come as ids: serializing them in full
+    makes a 10,000-task snapshot take 35 s instead of 24, and the segmenter's type is in each task's
+    data (`segmenter_type`, written by push with the prediction)."""
     from label_studio_sdk.core.api_error import ApiError
 
     options = {"annotations__completed_by": {"only_id": not with_users}, "predictions": {"only_id": True}}
@@ -821,11 +832,13 @@ def export_snapshot(client, project_id: int, *, with_users: bool = True, timeout
             snap = client.projects.exports.get(id=project_id, export_pk=snap.id)
         if snap.status == "failed":
             raise StudioError(f"Label Studio failed to make export snapshot {snap.id} of project {project_id}")
-        data = b"".join(client.projects.exports.download(id=project_id, export_pk=snap.id, export_type="JSON"))
+        for chunk in client.projects.exports.download(id=project_id, export_pk=snap.id, export_type="JSON",
+                                                      request_options={"chunk_size": 1 << 20}):
+            out.write(chunk)
     except ApiError as e:
         raise StudioError(f"Label Studio refused the export of project {project_id} ({e.status_code}): "
                           f"{str(e.body)[:300]}") from None
-    return snap.id, data
+    return snap.id
 
 
 def annotate(client, task_id: int, label: str | None, *, cancelled: bool = False, lead_time: float | None = None,

@@ -235,3 +235,74 @@ def test_labels_read_back_by_datasets_polars_duckdb(tmp_path):
     n = duckdb.sql(f"select count(*) from '{annotations}' where changed_prediction").fetchall()
     assert n == [(3,)]
     assert not math.isnan(pl.read_parquet(path)["agreement"].drop_nulls().sum())
+
+
+# --- a large export, streamed ---------------------------------------------------------------------
+
+
+def test_alpha_matches_the_krippendorff_package():
+    import random
+
+    import krippendorff
+    import numpy as np
+
+    rng = random.Random(7)
+    units = [[rng.choice(TYPE_NAMES[:3]) for _ in range(rng.choice([2, 2, 3, 4]))] for _ in range(300)]
+    counts = np.array([[u.count(t) for t in TYPE_NAMES] for u in units], dtype=float)
+    expected = krippendorff.alpha(value_counts=counts, value_domain=list(range(len(TYPE_NAMES))),
+                                  level_of_measurement="nominal")
+    assert labels.krippendorff_alpha(units) == pytest.approx(expected, abs=1e-12)
+
+
+def generated_export(n: int) -> list[dict]:
+    """n record tasks with one to three annotators, re-answers, skips, invalid answers, a few
+    records in two tasks and a task without a record id: every path of KEEP_RULE, at a size that
+    fills every bucket."""
+    import hashlib
+
+    out = []
+    for i in range(n):
+        rid = hashlib.blake2b(str(i % (n - 5)).encode(), digest_size=8).hexdigest()  # the last 5 repeat
+        anns = []
+        for k in range(1 + i % 3):
+            choices = None if (i + k) % 11 == 0 else [TYPE_NAMES[(i * k + i // 3) % len(TYPE_NAMES)]]
+            if (i + k) % 13 == 0:
+                choices = ["spam", "reply"]
+            anns.append(ann(10 * i + k, f"a{k}@x.org", choices, at=f"2024-05-0{1 + k % 2}T10:00:00Z",
+                            cancelled=(i + k) % 17 == 0))
+        if i % 5 == 0:  # her earlier answer, superseded
+            anns.append(ann(10 * i + 9, "a0@x.org", ["article"], at="2024-04-01T10:00:00Z"))
+        out.append(task(i, rid, TYPE_NAMES[i % len(TYPE_NAMES)], anns))
+    out.append({"id": n, "data": {"text": "no record id"}, "annotations": []})
+    return out
+
+
+def test_streamed_pull_equals_the_in_memory_judgement(tmp_path):
+    export = generated_export(3000)
+    expected = labels.from_export(export)
+    assert expected.report["records_in_several_tasks"] and expected.report["annotations"]["superseded"]
+    path = tmp_path / "download.json"
+    path.write_bytes(json.dumps(export, indent=1).encode())
+    raw = path.read_bytes()
+    rep = labels.write(tmp_path / "L", export_file=path, snapshot_id=4, project="p", project_id=1)
+    assert not path.exists(), "the download is moved into LABELS, not copied"
+    assert (tmp_path / "L" / "export-4.json").read_bytes() == raw
+    assert sorted(p.name for p in (tmp_path / "L").iterdir()) == ["annotations.parquet", "export-4.json",
+                                                                   "labels.json", "labels.parquet"]
+    assert {k: v for k, v in rep.items() if k not in ("project", "snapshot_id", "export_file", "export_sha256")} \
+        == expected.report
+    assert pq.read_table(tmp_path / "L" / "labels.parquet").equals(labels.labels_table(expected.labels))
+    assert pq.read_table(tmp_path / "L" / "annotations.parquet").equals(
+        pa.Table.from_pylist(expected.annotations, schema=labels.ANNOTATIONS_SCHEMA))
+    ids = pq.read_table(tmp_path / "L" / "labels.parquet").column("record_id").to_pylist()
+    assert ids == sorted(ids) and len(ids) == len(set(ids)) == 3000 - 5
+
+
+@pytest.mark.parametrize("raw", [b'[{"id": 1, "data": {"record_id": "ab"}}, {"id": 2, "da', b'{"detail": "no"}', b""])
+def test_a_broken_download_is_an_export_error_and_leaves_nothing(tmp_path, raw):
+    path = tmp_path / "download.json"
+    path.write_bytes(raw)
+    with pytest.raises(labels.ExportError, match="export is not"):
+        labels.write(tmp_path / "L", export_file=path, snapshot_id=1, project="p", project_id=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+

@@ -302,6 +302,22 @@ def test_pull_keeps_an_earlier_labels_dir_until_it_succeeds(tmp_path, harbour_pa
     assert (tmp_path / "file").read_text() == "x"
 
 
+def test_pull_interrupted_while_judging_leaves_the_earlier_labels_and_no_download(
+        tmp_path, harbour_parquet, studio_client, studio_env, project_name, monkeypatch):
+    studio.push(harbour_parquet, project_name, client=studio_client)
+    out = tmp_path / "L"
+    assert run("pull", "--project", project_name, "--out", out).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupted(self, task):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(labels._Judge, "add", interrupted)
+    assert run("pull", "--project", project_name, "--out", out).exit_code != 0
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["L"], "no download, temporary LABELS or bucket left"
+
+
 def test_ctrl_c_during_push_then_rerun(tmp_path, write_records, harbour_records, studio_env, studio_client,
                                        project_name):
     """A real SIGINT to a running `builder push`: it stops with a one-line hint, keeps what was

@@ -306,3 +306,31 @@ def test_a_broken_download_is_an_export_error_and_leaves_nothing(tmp_path, raw):
         labels.write(tmp_path / "L", export_file=path, snapshot_id=1, project="p", project_id=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
+
+def test_push_tasks_take_parents_from_the_document_at_hand(tmp_path, harbour_records, write_records):
+    """Push reads one document at a time when each document's records are consecutive; the tasks
+    are those of a push that first looks up every parent in the file, in every layout of the file."""
+    other = {r["record_id"]: r["record_id"][::-1] for r in harbour_records}
+    second = [r | {"doc_id": r["doc_id"] + "-b", "record_id": other[r["record_id"]],
+                   "parent_id": other.get(r["parent_id"])} for r in harbour_records]
+    answering = next(i for i, r in enumerate(second) if r["parent_id"])
+    second[answering]["parent_id"] = harbour_records[0]["record_id"]  # a parent in the other document
+    layouts = {"grouped": harbour_records + second,
+               "interleaved": [r for pair in zip(harbour_records, second) for r in pair]}
+    seen = {}
+    for name, records in layouts.items():
+        source = studio.read_records(write_records(records, tmp_path / f"{name}.parquet"))
+        assert source.grouped == (name == "grouped")
+        tasks = list(studio.record_tasks(source))
+        assert tasks == list(studio.record_tasks(source, parents=source.parents()))
+        assert [t["data"]["record_id"] for t in tasks] == [r["record_id"] for r in records]
+        seen[name] = {t["data"]["record_id"]: t for t in tasks}
+    assert seen["grouped"] == seen["interleaved"]
+    assert "not pushed" not in seen["grouped"][second[answering]["record_id"]]["data"]["context"]
+
+    known = studio.read_records(write_records(layouts["grouped"], tmp_path / "again.parquet"))
+    exclude = pa.array([r["record_id"] for r in harbour_records[:3]])
+    assert [t["data"]["record_id"] for t in studio.record_tasks(known, exclude=exclude)] == \
+        [r["record_id"] for r in layouts["grouped"][3:]]
+    assert list(studio.record_tasks(known, exclude=exclude)) == list(
+        studio.record_tasks(known, exclude=exclude, parents=known.parents()))

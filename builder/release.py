@@ -70,8 +70,11 @@ MAX_FILE_ROWS = 100_000
 READ_BATCH_ROWS = 32_768
 # The scanner decodes in the calling thread: with threads, it decodes ahead of a slow consumer
 # (the near-duplicate pass) whatever the readahead settings say, ~300 MB at 1M records, against
-# ~50 MB here; publishing is single-threaded Python anyway.
-READAHEAD = {"batch_readahead": 2, "fragment_readahead": 1, "use_threads": False}
+# ~50 MB here; publishing is single-threaded Python anyway. Nor does it pre-buffer: Arrow's default
+# reads ahead the compressed column chunks of a whole file, so one large records file (segment
+# --out records.parquet) cost its size in memory (1.16M records in one 196 MB file: 1.03 GB peak).
+READAHEAD = {"batch_readahead": 2, "fragment_readahead": 1, "use_threads": False,
+             "fragment_scan_options": ds.ParquetFragmentScanOptions(pre_buffer=False)}
 SPLIT_SALT = b"builder-split-v1\x1f"  # the split of a document is a hash of this + its doc_id
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")

@@ -19,6 +19,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,8 +28,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from builder.errors import BuilderError, InputError
-from builder.worker import one_line
 from builder.schema import LABEL_STATUSES, LABELS_SCHEMA, TYPE_INDEX, TYPE_NAMES, arrow_fields
+from builder.spill import SortedSpill
+from builder.worker import one_line
 
 TYPE_CONTROL = "type"  # the labeling config's record type <Choices> (labels/record_type.xml)
 FLAG_CONTROLS = {"boundary", "note"}  # a wrong-boundary flag and a free note: kept apart, never a type
@@ -184,17 +186,15 @@ class _Judge:
 
     Each task is reduced as it arrives to what the rule needs (record id, the segmenter's type, and
     per counted annotation: annotator, recency, the judged label or the reason it was rejected, the
-    boundary flag, lead time), and that compact entry goes to a bucket by the record id's first
-    character: a list, or with `spill` a JSON-lines file in that folder. At the end each bucket in
-    turn is read, grouped by record (a record in several tasks pools their answers) and judged in
-    record-id order, so the rows come out sorted by record id, as one in-memory sort would give
-    them, while memory holds one bucket: a 16th of the project for the hex ids push writes."""
+    boundary flag, lead time) and handed to a SortedSpill (sorted runs in the `spill` folder, or
+    in memory without one). records() reads them back in record-id order, pools the tasks of a
+    record that is in several, and judges each record: the rows come out sorted by record id, as
+    one in-memory sort would give them, while memory holds one run."""
 
     def __init__(self, spill: Path | None = None) -> None:
-        self.spill = spill
-        self.buckets: dict[str, list | BinaryIO] = {}
+        self.entries = SortedSpill(spill)
         self.foreign: list = []
-        self.skipped = self.drafts = 0
+        self.tasks = self.skipped = self.drafts = 0
 
     def add(self, task) -> None:
         data = task.get("data") if isinstance(task, dict) else None
@@ -202,6 +202,7 @@ class _Judge:
         if not isinstance(rid, str) or not rid:
             self.foreign.append(task.get("id") if isinstance(task, dict) else None)
             return
+        self.tasks += 1
         self.drafts += len(task.get("drafts") or [])
         answers = []
         for a in task.get("annotations") or []:
@@ -214,30 +215,7 @@ class _Judge:
                             None if label is not None else [c for cs in _choices(result, TYPE_CONTROL) for c in cs],
                             any("wrong boundary" in c for c in _choices(result, "boundary")),
                             a.get("created_at"), a.get("updated_at"), a.get("lead_time")])
-        entry = [rid, _predicted(task), answers]
-        key = rid[0]
-        if self.spill is None:
-            self.buckets.setdefault(key, []).append(entry)
-            return
-        f = self.buckets.get(key)
-        if f is None:
-            f = self.buckets[key] = open(self.spill / f"bucket-{ord(key):x}.jsonl", "wb")
-        f.write(json.dumps(entry, ensure_ascii=False).encode() + b"\n")
-
-    def close(self) -> None:
-        """Finish writing the spilled buckets (before records(), or when the export failed)."""
-        if self.spill is not None:
-            for f in self.buckets.values():
-                f.close()
-
-    def _entries(self, key: str) -> list:
-        bucket = self.buckets[key]
-        if self.spill is None:
-            return bucket
-        with open(bucket.name, "rb") as f:
-            entries = [json.loads(line) for line in f]
-        os.unlink(bucket.name)
-        return entries
+        self.entries.add(rid, [rid, _predicted(task), answers])
 
     def records(self) -> Iterator[tuple[str, list[dict], dict]]:
         """(record id, its annotation rows, its labels row) in record-id order; the counters and
@@ -250,16 +228,12 @@ class _Judge:
         self.status = Counter()
         self.kept = self.changed = 0
         self.patterns: Counter = Counter()  # of records labeled twice or more: their _label_counts
-        for key in sorted(self.buckets):
-            by_record: dict[str, list] = {}
-            predicted: dict[str, str | None] = {}
-            for rid, pred, answers in self._entries(key):
-                if rid in by_record:
-                    self.duplicates.append(rid)  # the same record twice in the project: their answers pool
-                by_record.setdefault(rid, []).extend(answers)
-                predicted.setdefault(rid, pred)
-            for rid in sorted(by_record):
-                yield self._record(rid, by_record[rid], predicted[rid])
+        for rid, tasks in groupby(self.entries, key=lambda entry: entry[0]):
+            (_, predicted, answers), *more = tasks
+            for _, _, also in more:
+                self.duplicates.append(rid)  # the same record twice in the project: their answers pool
+                answers += also
+            yield self._record(rid, answers, predicted)
 
     def _record(self, rid: str, answers: list, predicted: str | None) -> tuple[str, list[dict], dict]:
         latest: dict[str, list] = {}
@@ -347,23 +321,20 @@ def write(out: str | Path, *, snapshot_id: int, project: str, project_id: int, e
     """Judge the raw export (`export_bytes`, or `export_file`: a downloaded export, moved into the
     LABELS directory) and write the LABELS directory at `out`, atomically: everything goes into a
     temporary sibling that is renamed into place at the end; an existing LABELS is replaced only
-    then. The export is read task by task and judged bucket by bucket (see _Judge), so memory does
-    not grow with the project. Returns labels.json's content."""
+    then. The export is read task by task and sorted by record id on disk (see _Judge), so memory
+    does not grow with the project. Returns labels.json's content."""
     out = Path(out)
     if (export_bytes is None) == (export_file is None):
         raise TypeError("give the export as export_bytes or as export_file")
     check_out(out)
 
     def tables(tmp: Path, export: Path) -> dict:
-        spill = tmp / "buckets"
+        spill = tmp / "sorting"
         spill.mkdir()
         judge = _Judge(spill)
-        try:
-            with open(export, "rb") as f:
-                for task in iter_export(f):
-                    judge.add(task)
-        finally:
-            judge.close()
+        with open(export, "rb") as f:
+            for task in iter_export(f):
+                judge.add(task)
         with pq.ParquetWriter(tmp / "annotations.parquet", ANNOTATIONS_SCHEMA) as annotations_out, \
                 pq.ParquetWriter(tmp / "labels.parquet", LABELS_ARROW_SCHEMA) as labels_out:
             annotations: list[dict] = []
@@ -375,7 +346,7 @@ def write(out: str | Path, *, snapshot_id: int, project: str, project_id: int, e
                     annotations_out.write_table(pa.Table.from_pylist(annotations, schema=ANNOTATIONS_SCHEMA))
                     labels_out.write_table(labels_table(rows))
                     annotations, rows = [], []
-            if rows or not judge.buckets:  # the last rows; an export of no record still has its (empty) tables
+            if rows or not judge.tasks:  # the last rows; an export of no record still has its (empty) tables
                 annotations_out.write_table(pa.Table.from_pylist(annotations, schema=ANNOTATIONS_SCHEMA))
                 labels_out.write_table(labels_table(rows))
         spill.rmdir()

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from builder import labels, studio
+from builder import labels, spill, studio
 from builder.schema import LABEL_STATUSES, LABELS_SCHEMA, TYPE_NAMES, arrow_fields, data_dir
 
 # --- labels/: config, taxonomy, guidelines ------------------------------------------------------
@@ -277,7 +277,8 @@ def generated_export(n: int) -> list[dict]:
     return out
 
 
-def test_streamed_pull_equals_the_in_memory_judgement(tmp_path):
+def test_streamed_pull_equals_the_in_memory_judgement(tmp_path, monkeypatch):
+    monkeypatch.setattr(spill, "RUN_BYTES", 20_000)  # dozens of sorted runs to merge, as a large project has
     export = generated_export(3000)
     expected = labels.from_export(export)
     assert expected.report["records_in_several_tasks"] and expected.report["annotations"]["superseded"]
@@ -334,3 +335,16 @@ def test_push_tasks_take_parents_from_the_document_at_hand(tmp_path, harbour_rec
         [r["record_id"] for r in layouts["grouped"][3:]]
     assert list(studio.record_tasks(known, exclude=exclude)) == list(
         studio.record_tasks(known, exclude=exclude, parents=known.parents()))
+
+
+@pytest.mark.parametrize("run_bytes", [None, 300])
+def test_sorted_spill_is_a_stable_sort(tmp_path, run_bytes):
+    import random
+
+    rng = random.Random(3)
+    items = [(rng.choice("abcdefgh") + rng.choice("xyz"), [i, {"n": i * 0.5}]) for i in range(2000)]
+    sorter = spill.SortedSpill(tmp_path, run_bytes=run_bytes)
+    for key, item in items:
+        sorter.add(key, item)
+    assert list(sorter) == [item for _, item in sorted(items, key=lambda kv: kv[0])]
+    assert list(tmp_path.iterdir()) == [], "the runs are removed once read"

@@ -8,7 +8,8 @@ characters). Batches go to the workers with a bounded number in flight and come 
 order, so memory stays flat however large the corpus, and `--workers 2` writes byte-identical
 files to `--workers 1`. The workers load only the segmenter (builder.worker: no pyarrow, ~50 MB
 each rather than ~150) and hand back their records as plain columns; this process turns them into
-Arrow and writes row groups of a fixed size as they fill.
+Arrow and writes row groups of a fixed size as they fill. The default segmenter runs in steps, each
+over the whole batch (builder.staged: the same records, ~10% less CPU).
 
 A document on which the segmenter raises, or whose records do not fit the schema, is
 quarantined with the reason and the run goes on. Everything is written under temporary names
@@ -44,8 +45,9 @@ from builder.document import Document
 from builder.errors import BuilderError, InputError
 from builder.ingest import Fields, Ingested, ReadMeter, Rejected, read_documents
 from builder.schema import FIELDS, SCHEMA, SCHEMA_VERSION, TYPE_NAMES, arrow_fields, arrow_schema
-from builder.worker import (DOC_TIMEOUT, INVALID_RECORDS, Columns, Spec, ignore_sigint, main_thread, one_line,
-                            records_to_columns, segment_columns)
+from builder import staged
+from builder.worker import (DOC_TIMEOUT, INVALID_RECORDS, Columns, Segmented, Spec, ignore_sigint, main_thread,
+                            one_line, records_to_columns, segment_columns)
 
 BATCH_DOCS = 128  # documents per batch sent to a worker...
 BATCH_CHARS = 2_000_000  # ...or fewer, once they add up to this much text
@@ -468,11 +470,12 @@ def _run_in_order(segment, batches: Iterator[_Batch], workers: int, timeout: flo
     """(batch, builder.worker.segment_columns's answer) in input order; at most IN_FLIGHT_PER_WORKER × workers
     batches read ahead. Input of a single batch runs in this process: starting workers would
     cost more than it saves (the output is the same either way)."""
+    run_batch, segment = _batch_runner(segment)
     head = list(islice(batches, 2))
     batches = chain(head, batches)
     if workers <= 1 or len(head) < 2:
         for b in batches:
-            yield b, segment_columns(segment, b.docs, spec(), timeout)
+            yield b, run_batch(segment, b.docs, spec(), timeout)
         return
     import multiprocessing
     from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -485,7 +488,7 @@ def _run_in_order(segment, batches: Iterator[_Batch], workers: int, timeout: flo
     window: deque[tuple[_Batch, Future]] = deque()
     try:
         for b in batches:
-            window.append((b, pool.submit(segment_columns, segment, b.docs, spec(), timeout)))
+            window.append((b, pool.submit(run_batch, segment, b.docs, spec(), timeout)))
             if len(window) >= IN_FLIGHT_PER_WORKER * workers:
                 done, fut = window.popleft()
                 yield done, fut.result()
@@ -494,6 +497,16 @@ def _run_in_order(segment, batches: Iterator[_Batch], workers: int, timeout: flo
             yield done, fut.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _batch_runner(segment: Callable[[Document], list[dict]]) -> tuple[Callable[..., Segmented], Callable]:
+    """What segments a batch, and the segmenter it is given: the default segmenter in steps, each step
+    over the whole batch (builder.staged: same records and failures, ~10% less CPU), any other one
+    document by document (builder.worker)."""
+    default = sys.modules.get("builder.segment")  # loaded when it is the one given: no import for another
+    if default is not None and segment is getattr(default, "segment", None):
+        return staged.segment_columns, default.segment_steps
+    return segment_columns, segment
 
 
 def _sigterm(signum, frame):

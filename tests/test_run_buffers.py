@@ -34,7 +34,8 @@ def test_a_run_imports_neither_compute_nor_the_pool(tmp_path):
     src.write_text('{"id": "a", "text": "A title\\n\\nSome text of an article.\\n"}\n', encoding="utf-8")
     code = ("import sys; from builder.run import segment_corpus; "
             f"segment_corpus([{str(src)!r}], {str(tmp_path / 'out.parquet')!r}, workers=1); "
-            "print(sorted(m for m in ('pyarrow.compute', 'multiprocessing', 'concurrent.futures') if m in sys.modules))")
+            "print(sorted(m for m in ('pyarrow.compute', 'multiprocessing', 'concurrent.futures') "
+            "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -29,7 +29,7 @@ from builder.segment.spam import spam_probability
 SEGMENTER_VERSION = "0.3.0"
 SPAM_THRESHOLD = 0.5
 
-__all__ = ["SEGMENTER_VERSION", "segment", "record_id", "collapse"]
+__all__ = ["SEGMENTER_VERSION", "segment", "segment_steps", "record_id", "collapse"]
 
 
 def collapse(s: str) -> str:
@@ -57,8 +57,63 @@ def record_id(doc_id: str, start: int, end: int, is_quote: bool) -> str:
 
 def segment(doc: Document) -> list[dict]:
     """The records of one document, ordered by position, as dicts with every schema field."""
+    steps = segment_steps(doc)
+    for _ in steps:
+        pass
+    return steps.records
+
+
+class segment_steps:
+    """segment(doc) in three steps, one per `next()`: the layout; the spam scores of the comments; the
+    quotes and the records (then `records` holds them and the iteration stops). A pure function
+    still: each step runs what segment() runs, in the same order, on the same values.
+
+    Why in steps: an engine may run each step over a whole batch of documents before the next step
+    (builder.staged). The layout, spam and quote code run one after the other on every document
+    evicts one another from the CPU's caches: each takes 7-12% less CPU run over a batch alone
+    (128 bench documents at a time: 3.28 -> 2.97 s for the three over the 20 MB bench corpus). An
+    iterator class, not a generator, so that an exception leaves a step as it was raised (a generator
+    would turn a StopIteration into a RuntimeError)."""
+
+    __slots__ = ("doc", "step", "layout", "scores", "records")
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.step = 0
+        self.records: list[dict] | None = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> None:
+        step = self.step
+        if step == 0:
+            self.layout = parse_layout(self.doc.text, has_title=self.doc.title is None)
+        elif step == 1:
+            # the comments' spam scores; and a doc_id that is no UTF-8 raises where segment() met it
+            # first, making the first record's id: the article's, before any score, else the first
+            # comment's, after its score (so a document's failure is the same either way)
+            layout, text = self.layout, self.doc.text
+            id_head = f"{self.doc.doc_id}\x1f"
+            if layout.article is not None:
+                id_head.encode()
+            scores = self.scores = []
+            for c in layout.comments:
+                scores.append(spam_probability(text[c.start : c.end], c.author))
+                if len(scores) == 1:
+                    id_head.encode()
+        elif step == 2:
+            self.records = _records(self.doc, self.layout, self.scores)
+            self.layout = self.scores = None  # what the records were made from: not kept past them
+        else:
+            raise StopIteration
+        self.step = step + 1
+
+
+def _records(doc: Document, layout, scores: list[float]) -> list[dict]:
+    """The records of a document from its layout and its comments' spam scores (the quotes are found
+    here, in the article and in each comment that is not spam)."""
     text = doc.text
-    layout = parse_layout(text, has_title=doc.title is None)
     title = doc.title
     if title is None and layout.title is not None:
         title = collapse(text[layout.title[0] : layout.title[1]]) or None
@@ -112,9 +167,8 @@ def segment(doc: Document) -> list[dict]:
         containers.append(art)
 
     comment_records: list[dict] = []
-    for c in layout.comments:
+    for c, p in zip(layout.comments, scores):
         parent = comment_records[c.parent] if c.parent is not None else None
-        p = spam_probability(text[c.start : c.end], c.author)
         if p >= SPAM_THRESHOLD:
             kind, score = "spam", p
         else:

@@ -244,8 +244,10 @@ def _type_counts(column: pa.ChunkedArray) -> list[int]:
 def segment_batch(segment: Callable[[Document], list[dict]], docs: list[Document], timeout: float | None = DOC_TIMEOUT
                   ) -> tuple[pa.Table, list[tuple[str, str] | None], list[int]]:
     """Segment a batch here: (records of the documents that went through, as one Arrow table;
-    per document, None or (kind, reason) why it did not; per document, its record count)."""
-    columns, failures, counts = segment_columns(segment, docs, spec(), timeout)
+    per document, None or (kind, reason) why it did not; per document, its record count). The
+    default segmenter in steps over the batch, as the local engine runs it (_batch_runner)."""
+    run_batch, segment = _batch_runner(segment)
+    columns, failures, counts = run_batch(segment, docs, spec(), timeout)
     return to_table(columns, failures, counts), failures, counts
 
 

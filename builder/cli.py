@@ -284,30 +284,39 @@ def pull_cmd(project: str, out: Path, mode: str) -> None:
                                                 "--mode document")
     labels.check_out(out)
     click.echo(f"taking an export snapshot of {project!r} ({proj.task_number or 0} tasks)…", err=True)
+    rep = _download_and_write(client, proj, project, out, labels.write)
+    status = ", ".join(f"{k} {v}" for k, v in rep["label_status"].items())
+    alpha = rep["krippendorff_alpha_nominal"]
+    click.echo(f"pulled {rep['records']} records of {project!r} (snapshot {rep['snapshot_id']}): {status}; "
+               f"alpha {'n/a' if alpha is None else f'{alpha:.3f}'}; {rep['annotations']['rejected']} rejected, "
+               f"{rep['annotations']['skipped_or_cancelled']} skipped: {out}", err=True)
+
+
+def _download_and_write(client, proj, project: str, out: Path, write: Callable[..., dict]) -> dict:
+    """Take an export snapshot of the project into a file beside LABELS (streamed: a large project's
+    export is never in memory) and have `write` (labels.write or docmode.write) judge it into
+    LABELS, which moves the file in; a failure leaves no download behind."""
+    from builder import studio
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    download = out.with_name(f".{out.name}.export-{os.getpid()}")  # beside LABELS: moved into it, not copied
+    download = out.with_name(f".{out.name}.export-{os.getpid()}")
     try:
         with open(download, "wb") as f:
             snapshot_id = studio.export_snapshot_to(client, proj.id, f)
-        rep = labels.write(out, export_file=download, snapshot_id=snapshot_id, project=project, project_id=proj.id)
+        return write(out, export_file=download, snapshot_id=snapshot_id, project=project, project_id=proj.id)
     finally:
         download.unlink(missing_ok=True)
-    status = ", ".join(f"{k} {v}" for k, v in rep["label_status"].items())
-    alpha = rep["krippendorff_alpha_nominal"]
-    click.echo(f"pulled {rep['records']} records of {project!r} (snapshot {snapshot_id}): {status}; "
-               f"alpha {'n/a' if alpha is None else f'{alpha:.3f}'}; {rep['annotations']['rejected']} rejected, "
-               f"{rep['annotations']['skipped_or_cancelled']} skipped: {out}", err=True)
+
 
 def _pull_documents(client, proj, project: str, out: Path) -> None:
     from builder import docmode, studio
 
     docmode.require_document_project(studio.project_label_config(client, proj.id), project)
     docmode.check_out(out)  # before the export: a snapshot takes a while
-    snapshot_id, raw = studio.export_documents(client, proj.id)
-    rep = docmode.write(out, export_bytes=raw, snapshot_id=snapshot_id, project=project, project_id=proj.id)
+    rep = _download_and_write(client, proj, project, out, docmode.write)
     status = ", ".join(f"{k} {v}" for k, v in rep["status"].items())
     f1 = rep["agreement"]["span_f1_exact"]
-    click.echo(f"pulled {rep['documents']} documents of {project!r} (snapshot {snapshot_id}): {status}; "
+    click.echo(f"pulled {rep['documents']} documents of {project!r} (snapshot {rep['snapshot_id']}): {status}; "
                f"{rep['gold_records']} gold records; span F1 exact {'n/a' if f1 is None else f'{f1:.3f}'}; "
                f"{rep['annotations']['impossible']} impossible annotations, {rep['regions']['repaired']} regions "
                f"repaired, {rep['regions']['left_out']} left out: {out}", err=True)
@@ -347,7 +356,7 @@ def publish_cmd(records: Path, labels_dir: Path | None, name: str, version: str,
         from builder import docmode
 
         with tempfile.TemporaryDirectory(prefix="builder-docmode-") as tmp:
-            merged = Path(tmp) / "records.parquet"
+            merged = Path(tmp) / "records"
             counts = docmode.merge_gold(records, documents_dir, merged)
             click.echo(f"document mode: {counts['human_documents']} human-gold documents publish {counts['human_records']} "
                        f"human records in place of {counts['segmenter_records_replaced']} segmenter records; "

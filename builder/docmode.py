@@ -44,10 +44,11 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import combinations
+from itertools import combinations, groupby
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -57,6 +58,7 @@ import pyarrow.parquet as pq
 from builder.errors import BuilderError, InputError
 from builder.labels import annotator_name, recency, write_pull  # record mode's keep rule and atomic writer
 from builder.schema import FIELDS, SCHEMA_VERSION, TYPE_INDEX, TYPE_NAMES, data_dir
+from builder.spill import SortedSpill
 
 CONFIG_FILE = "document.xml"
 OBJECT_NAME = "text"
@@ -600,39 +602,44 @@ class DocTask:
     annotations: list[dict]  # kept (latest per annotator), with "annotator"
 
 
-def read_export(tasks) -> tuple[list[DocTask], dict]:
-    """The export's document tasks with the annotations that count under KEEP_RULE."""
-    if not isinstance(tasks, list):
-        raise DocModeError("the export is not a JSON list of tasks: take it with `builder pull --mode document`")
-    out: list[DocTask] = []
-    counts = Counter()
-    foreign: list = []
-    for task in tasks:
+class _Export:
+    """The export's document tasks with the annotations that count under KEEP_RULE, taken task by
+    task and given back in doc_id order (sorted on disk with a `spill` folder, so a large export is
+    never held whole)."""
+
+    def __init__(self, spill: Path | None = None) -> None:
+        self.tasks = SortedSpill(spill)
+        self.counts = Counter()
+        self.foreign: list = []
+
+    def add(self, task) -> None:
         data = task.get("data") if isinstance(task, dict) else None
         if not (isinstance(data, dict) and isinstance(data.get("doc_id"), str) and isinstance(data.get("text"), str)):
-            foreign.append(task.get("id") if isinstance(task, dict) else None)
-            continue
+            self.foreign.append(task.get("id") if isinstance(task, dict) else None)
+            return
         if data.get("text_sha256") and data["text_sha256"] != text_sha256(data["text"]):
             raise DocModeError(f"task {task.get('id')} of document {data['doc_id']!r}: its text does not match its "
                                f"text_sha256; the task was edited outside builder push")
         latest: dict[str, dict] = {}
         for a in sorted(task.get("annotations") or [], key=recency, reverse=True):
             if a.get("was_cancelled"):
-                counts["skipped_or_cancelled"] += 1
+                self.counts["skipped_or_cancelled"] += 1
                 continue
             who = annotator_name(a.get("completed_by"))
             if who in latest:
-                counts["superseded"] += 1
+                self.counts["superseded"] += 1
             else:
                 latest[who] = a | {"annotator": who}
-        counts["drafts_not_submitted"] += len(task.get("drafts") or [])
-        out.append(DocTask(data["doc_id"], data["text"], data, [latest[w] for w in sorted(latest)]))
-    docs = Counter(t.doc_id for t in out)
-    several = sorted(d for d, n in docs.items() if n > 1)
-    if several:
-        raise DocModeError(f"document {several[0]!r} has {docs[several[0]]} tasks in the project (texts differ): "
-                           f"pull a project whose documents each have one task")
-    return sorted(out, key=lambda t: t.doc_id), {"counts": dict(counts), "tasks_without_document": foreign}
+        self.counts["drafts_not_submitted"] += len(task.get("drafts") or [])
+        self.tasks.add(data["doc_id"], [data["doc_id"], data["text"], data, [latest[w] for w in sorted(latest)]])
+
+    def documents(self) -> Iterator[DocTask]:
+        for doc_id, tasks in groupby(self.tasks, key=lambda t: t[0]):
+            first, *more = tasks
+            if more:
+                raise DocModeError(f"document {doc_id!r} has {1 + len(more)} tasks in the project (texts differ): "
+                                   f"pull a project whose documents each have one task")
+            yield DocTask(*first)
 
 
 # ------------------------------------------------------------------------------------ agreement, gold
@@ -821,71 +828,106 @@ class Pulled:
     report: dict
 
 
-def from_export(tasks) -> Pulled:
-    """Judge a document-mode export: per-annotator records, impossible threads, repairs, agreement, gold."""
-    docs, meta = read_export(tasks)
-    records: list[dict] = []
-    documents: list[dict] = []
-    gold_out: list[dict] = []
-    impossible, repairs, left_out, disputed_spans = [], [], [], []
-    trimmed = 0
-    all_pairs: list[dict] = []
-    for task in docs:
+class _Judged:
+    """from_export's judgement, document by document (in doc_id order), with the report's totals."""
+
+    def __init__(self) -> None:
+        self.impossible, self.repairs, self.left_out, self.disputed = [], [], [], []
+        self.trimmed = self.documents = self.gold_records = self.annotations = self.pairs = 0
+        self.pair_counts = Counter()  # summed over every pair of annotators of every document
+        self.statuses = Counter()
+        self.gold_documents: list[str] = []
+        self.annotators: set[str] = set()
+
+    def document(self, task: DocTask) -> tuple[list[dict], dict, list[dict]]:
+        """(per-annotator records, the documents row, gold records) of one document."""
         off = Offsets(task.text)
         per: dict[str, list[dict]] = {}
+        records: list[dict] = []
+        self.annotations += len(task.annotations)
         for a in task.annotations:
             j = judge_annotation(task.doc_id, task.text, off, a, a["annotator"])
-            trimmed += j.trimmed
-            repairs += [{"doc_id": task.doc_id, "annotator": j.annotator, "annotation_id": j.annotation_id} | r
-                        for r in j.repairs]
-            left_out += [{"doc_id": task.doc_id, "annotator": j.annotator, "annotation_id": j.annotation_id} | r
-                         for r in j.left_out]
+            self.trimmed += j.trimmed
+            where = {"doc_id": task.doc_id, "annotator": j.annotator, "annotation_id": j.annotation_id}
+            self.repairs += [where | r for r in j.repairs]
+            self.left_out += [where | r for r in j.left_out]
             if j.problems:
-                impossible.append({"doc_id": task.doc_id, "annotator": j.annotator, "annotation_id": j.annotation_id,
-                                   "reasons": j.problems})
+                self.impossible.append(where | {"reasons": j.problems})
                 continue
             per[j.annotator] = j.records
             records += j.records
+            self.annotators.update(r["annotator"] for r in j.records)
         pairs = [pair_agreement(per[x], per[y]) for x, y in combinations(sorted(per), 2)]
-        all_pairs += pairs
+        for pair in pairs:
+            self.pair_counts.update(pair)
+        self.pairs += len(pairs)
         agree = summarize(pairs)
         status, gspans, dspans = gold(task.doc_id, per)
-        disputed_spans += [{"doc_id": task.doc_id} | s for s in dspans]
+        self.disputed += [{"doc_id": task.doc_id} | d for d in dspans]
+        gold_out = gold_records(task, gspans) if status in GOLD_STATUSES else []
+        self.documents += 1
+        self.statuses[status] += 1
+        self.gold_records += len(gold_out)
         if status in GOLD_STATUSES:
-            gold_out += gold_records(task, gspans)
-        documents.append({
+            self.gold_documents.append(task.doc_id)
+        row = {
             "doc_id": task.doc_id, "text_sha256": text_sha256(task.text), "status": status,
             "annotators": sorted(per), "gold_spans": len(gspans), "disputed_spans": len(dspans),
             **{k: agree[k] for k in ("span_f1_exact", "span_f1_overlap", "type_agreement", "parent_agreement")},
-        })
-    statuses = Counter(d["status"] for d in documents)
-    report = {
-        "documents": len(documents),
-        "status": {s: statuses.get(s, 0) for s in DOC_STATUSES},
-        "human_gold_documents": sorted(d["doc_id"] for d in documents if d["status"] in GOLD_STATUSES),
-        "gold_records": len(gold_out),
-        "annotations": {"kept": sum(len(t.annotations) for t in docs) - len(impossible), "impossible": len(impossible),
-                        **{k: meta["counts"].get(k, 0) for k in ("skipped_or_cancelled", "superseded",
-                                                                 "drafts_not_submitted")}},
-        "annotators": sorted({r["annotator"] for r in records}),
-        "agreement": summarize(all_pairs),
-        "regions": {"repaired": len(repairs), "left_out": len(left_out), "trimmed_whitespace": trimmed},
-        "impossible": impossible,
-        "repaired": repairs,
-        "left_out": left_out,
-        "disputed": disputed_spans,
-        "tasks_without_document": meta["tasks_without_document"],
-        "offset_units": BROWSER_UNITS,
-        "keep_rule": KEEP_RULE,
-        "gold_rule": "one annotator: single; several: spans a strict majority made alike (boundaries, type, parent "
-                     "span) are gold, the rest disputed; documents single or agreed (no disputed span) are human gold",
-        "overlap_rule": f"one-to-one matches of character IoU >= {OVERLAP_IOU}",
-    }
-    return Pulled(records, documents, gold_out, report)
+        }
+        return records, row, gold_out
+
+    def report(self, export: _Export) -> dict:
+        return {
+            "documents": self.documents,
+            "status": {s: self.statuses.get(s, 0) for s in DOC_STATUSES},
+            "human_gold_documents": self.gold_documents,
+            "gold_records": self.gold_records,
+            "annotations": {"kept": self.annotations - len(self.impossible), "impossible": len(self.impossible),
+                            **{k: export.counts.get(k, 0) for k in ("skipped_or_cancelled", "superseded",
+                                                                    "drafts_not_submitted")}},
+            "annotators": sorted(self.annotators),
+            "agreement": summarize([self.pair_counts]) | {"pairs": self.pairs},
+            "regions": {"repaired": len(self.repairs), "left_out": len(self.left_out),
+                        "trimmed_whitespace": self.trimmed},
+            "impossible": self.impossible,
+            "repaired": self.repairs,
+            "left_out": self.left_out,
+            "disputed": self.disputed,
+            "tasks_without_document": export.foreign,
+            "offset_units": BROWSER_UNITS,
+            "keep_rule": KEEP_RULE,
+            "gold_rule": "one annotator: single; several: spans a strict majority made alike (boundaries, type, parent "
+                         "span) are gold, the rest disputed; documents single or agreed (no disputed span) are human gold",
+            "overlap_rule": f"one-to-one matches of character IoU >= {OVERLAP_IOU}",
+        }
 
 
-def write(out: str | Path, *, export_bytes: bytes, snapshot_id: int, project: str, project_id: int) -> dict:
-    """Judge the raw export and write the document-mode LABELS directory at `out`, atomically (a
+def from_export(tasks) -> Pulled:
+    """Judge a document-mode export (a list of tasks, in memory): per-annotator records, impossible
+    threads, repairs, agreement, gold. `write` streams the same judgement from a file."""
+    if not isinstance(tasks, list):
+        raise DocModeError("the export is not a JSON list of tasks: take it with `builder pull --mode document`")
+    export = _Export()
+    for task in tasks:
+        export.add(task)
+    judged = _Judged()
+    records, documents, gold_out = [], [], []
+    for task in export.documents():
+        recs, row, gold_recs = judged.document(task)
+        records += recs
+        documents.append(row)
+        gold_out += gold_recs
+    return Pulled(records, documents, gold_out, judged.report(export))
+
+
+WRITE_DOCS = 1024  # documents judged per Parquet write while a pull streams
+
+
+def write(out: str | Path, *, snapshot_id: int, project: str, project_id: int, export_bytes: bytes | None = None,
+          export_file: Path | None = None) -> dict:
+    """Judge the raw export (`export_bytes`, or `export_file`: a downloaded export, moved into the
+    LABELS directory) and write the document-mode LABELS directory at `out`, atomically (a
     temporary sibling renamed into place; an earlier LABELS is replaced only then):
 
       export-<id>.json   the raw export as downloaded, read-only (sha256 in docmode.json)
@@ -893,27 +935,59 @@ def write(out: str | Path, *, export_bytes: bytes, snapshot_id: int, project: st
       documents.parquet  one row per document: status, gold/disputed spans, agreement
       gold.parquet       the human-gold documents' records under schemas/record.v1.json (origin human)
       docmode.json       counts, agreement, impossible threads, repairs and left-out regions with reasons
+
+    The export is read task by task, sorted by doc_id on disk and judged document by document, so
+    memory does not grow with the project (as record mode's pull).
     """
+    from builder.labels import ExportError, iter_export
     from builder.run import storage_schema
 
     out = Path(out)
-    try:
-        tasks = json.loads(export_bytes)
-    except ValueError as e:
-        raise DocModeError(f"the export of project {project!r} is not JSON ({e})") from None
+    if (export_bytes is None) == (export_file is None):
+        raise TypeError("give the export as export_bytes or as export_file")
     check_out(out)
-    pulled = from_export(tasks)
 
-    def tables(tmp: Path, export: Path) -> dict:
-        recs = sorted(pulled.records, key=lambda r: (r["doc_id"], r["annotator"], r["position"]))
-        pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in ANNOTATOR_RECORDS_SCHEMA.names} for r in recs],
-                                            schema=ANNOTATOR_RECORDS_SCHEMA), tmp / "records.parquet")
-        pq.write_table(pa.Table.from_pylist(pulled.documents, schema=DOCUMENTS_SCHEMA), tmp / "documents.parquet")
-        pq.write_table(gold_table(pulled.gold, storage_schema()), tmp / GOLD_FILE)
-        return pulled.report
+    def tables(tmp: Path, export_path: Path) -> dict:
+        spill = tmp / "sorting"
+        spill.mkdir()
+        export = _Export(spill)
+        try:
+            with open(export_path, "rb") as f:
+                for task in iter_export(f):
+                    export.add(task)
+        except ExportError as e:
+            raise DocModeError(f"project {project!r}: {e}") from None
+        judged = _Judged()
+        gold_schema = storage_schema()
+        with pq.ParquetWriter(tmp / "records.parquet", ANNOTATOR_RECORDS_SCHEMA) as records_out, \
+                pq.ParquetWriter(tmp / "documents.parquet", DOCUMENTS_SCHEMA) as documents_out, \
+                pq.ParquetWriter(tmp / GOLD_FILE, gold_schema) as gold_out:
+            records: list[dict] = []
+            documents: list[dict] = []
+            gold: list[dict] = []
 
-    return write_pull(out, export=export_bytes, snapshot_id=snapshot_id, project=project,
-                      project_id=project_id, report_file=REPORT_FILE, write_tables=tables)
+            def flush() -> None:
+                records_out.write_table(pa.Table.from_pylist(
+                    [{k: r.get(k) for k in ANNOTATOR_RECORDS_SCHEMA.names} for r in records],
+                    schema=ANNOTATOR_RECORDS_SCHEMA))
+                documents_out.write_table(pa.Table.from_pylist(documents, schema=DOCUMENTS_SCHEMA))
+                gold_out.write_table(gold_table(gold, gold_schema))
+
+            for task in export.documents():
+                recs, row, gold_recs = judged.document(task)
+                records += sorted(recs, key=lambda r: (r["annotator"], r["position"]))
+                documents.append(row)
+                gold += gold_recs
+                if len(documents) >= WRITE_DOCS:
+                    flush()
+                    records, documents, gold = [], [], []
+            if documents or not judged.documents:  # the last documents; an empty export still has its tables
+                flush()
+        spill.rmdir()
+        return judged.report(export)
+
+    return write_pull(out, export=export_bytes if export_file is None else Path(export_file), snapshot_id=snapshot_id,
+                      project=project, project_id=project_id, report_file=REPORT_FILE, write_tables=tables)
 
 
 def check_out(out: str | Path) -> None:
@@ -934,11 +1008,12 @@ def gold_table(records: list[dict], schema: pa.Schema) -> pa.Table:
 # ------------------------------------------------------------------------------------------ releases
 
 
-def merge_gold(records: str | Path, documents: str | Path, out_file: str | Path) -> dict:
+def merge_gold(records: str | Path, documents: str | Path, out_dir: str | Path) -> dict:
     """RECORDS with the human-gold documents of a document-mode LABELS directory taken from people:
     their segmenter records are dropped and their gold records (origin "human") put in their place;
-    every other document keeps the segmenter's records. Written to `out_file` (under a temporary
-    name, renamed into place) for `builder publish` to release. Returns the counts."""
+    every other document keeps the segmenter's records. Written as two shards in `out_dir` (a
+    temporary directory renamed into place), the segmenter's records streamed batch by batch, for
+    `builder publish` to release (it orders rows itself). Returns the counts."""
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
@@ -971,18 +1046,24 @@ def merge_gold(records: str | Path, documents: str | Path, out_file: str | Path)
     replaced = dataset.count_rows(filter=in_gold)
     _check_same_texts(documents, dataset.to_table(filter=in_gold, columns=["doc_id", "record_id", "text",
                                                                            "char_start", "char_end"]), records)
-    kept = dataset.to_table(filter=~in_gold)
-    merged = pa.concat_tables([kept, gold_t]).sort_by([("doc_id", "ascending"), ("position", "ascending")])
-    out_file = Path(out_file)
-    tmp = out_file.with_name(f".{out_file.name}.tmp-{os.getpid()}")
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    kept = 0
     try:
-        pq.write_table(merged, tmp, compression="zstd")
-        os.replace(tmp, out_file)
+        with pq.ParquetWriter(tmp / "part-00000.parquet", schema, compression="zstd") as w:
+            for batch in dataset.to_batches(filter=~in_gold, batch_size=16_384, batch_readahead=2, fragment_readahead=1,
+                                            use_threads=False):
+                w.write_batch(batch)
+                kept += batch.num_rows
+        pq.write_table(gold_t, tmp / "part-00001.parquet", compression="zstd")
+        os.replace(tmp, out_dir)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
     return {"human_documents": len(gold_docs), "human_records": gold_t.num_rows,
-            "segmenter_records_replaced": replaced, "segmenter_records": kept.num_rows}
+            "segmenter_records_replaced": replaced, "segmenter_records": kept}
 
 
 def _check_same_texts(documents: Path, segmented: pa.Table, records) -> None:
@@ -991,15 +1072,24 @@ def _check_same_texts(documents: Path, segmented: pa.Table, records) -> None:
     try:
         meta = json.loads((documents / REPORT_FILE).read_text(encoding="utf-8"))
         export = documents / meta["export_file"]
-        altered = hashlib.sha256(export.read_bytes()).hexdigest() != meta["export_sha256"]
+        digest = hashlib.sha256()
+        with open(export, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        altered = digest.hexdigest() != meta["export_sha256"]
     except (ValueError, OSError, KeyError, TypeError) as e:
         raise DocModeError(f"{documents / REPORT_FILE} does not name a readable export with its sha256 "
                            f"({type(e).__name__}: {e}): the LABELS directory was altered; pull it again") from None
     if altered:
         raise DocModeError(f"{export} does not match the sha256 in {REPORT_FILE}: the LABELS directory was altered; "
                            f"pull it again")
-    texts = {t["data"]["doc_id"]: t["data"]["text"] for t in json.loads(export.read_bytes())
-             if isinstance(t.get("data"), dict) and isinstance(t["data"].get("doc_id"), str)}
+    from builder.labels import iter_export
+
+    wanted = set(segmented.column("doc_id").to_pylist())
+    with open(export, "rb") as f:  # task by task, keeping the texts of the documents checked only
+        texts = {t["data"]["doc_id"]: t["data"]["text"] for t in iter_export(f)
+                 if isinstance(t, dict) and isinstance(t.get("data"), dict)
+                 and isinstance(t["data"].get("doc_id"), str) and t["data"]["doc_id"] in wanted}
     for r in segmented.to_pylist():
         raw = texts.get(r["doc_id"])
         s, e = r["char_start"], r["char_end"]

@@ -312,3 +312,52 @@ def test_labels_dir_must_be_new_or_an_earlier_document_pull(tmp_path):
     (tmp_path / "earlier").mkdir()
     (tmp_path / "earlier" / docmode.REPORT_FILE).write_text("{}")
     docmode.check_out(tmp_path / "earlier")
+
+
+def test_streamed_pull_equals_the_in_memory_judgement(tmp_path, monkeypatch):
+    """docmode.write sorts the export's documents on disk (runs of 20 KB here: one document a run)
+    and judges them one by one; its files and report are those of the in-memory from_export."""
+    from builder import spill
+    from builder.run import storage_schema
+
+    monkeypatch.setattr(spill, "RUN_BYTES", 20_000)
+
+    def annotation(aid: int, who: str, result: list) -> dict:
+        return {"id": aid, "completed_by": {"email": who}, "updated_at": "2024-01-01T00:00:00Z",
+                "created_at": "2024-01-01T00:00:00Z", "was_cancelled": False, "result": result}
+
+    good = [*base(), relation("l", "k")]
+    short = [*base()[:-1], *region("t", *TOM_SHORT, "comment"), relation("l", "k")]
+    tasks = []
+    for i in range(40):  # agreed, disputed, single, impossible and unlabeled documents, in no doc_id order
+        doc = f"page-{(i * 17) % 40:02d}"
+        anns = [annotation(10 * i, "x@a", good), annotation(10 * i + 1, "y@a", short if i % 3 == 0 else good)]
+        anns = anns[: i % 4] if i % 4 < 2 else anns
+        if i % 7 == 0:
+            anns.append(annotation(10 * i + 2, "z@a", [*base()]))  # Lena's reply answers nothing: impossible
+        tasks.append({"id": i + 1, "data": {"doc_id": doc, "text": PAGE, "text_sha256": docmode.text_sha256(PAGE)},
+                      "annotations": anns})
+    tasks.append({"id": 99, "data": {"text": "no doc_id"}, "annotations": []})
+    expected = docmode.from_export(tasks)
+    assert {d["status"] for d in expected.documents} >= {"agreed", "disputed", "single", "unlabeled"}
+    assert expected.report["annotations"]["impossible"] > 0
+
+    path = tmp_path / "download.json"
+    path.write_bytes(json.dumps(tasks).encode())
+    rep = docmode.write(tmp_path / "L", export_file=path, snapshot_id=3, project="p", project_id=1)
+    assert {k: v for k, v in rep.items() if k not in ("project", "snapshot_id", "export_file", "export_sha256")} \
+        == expected.report
+    out = tmp_path / "L"
+    assert pq.read_table(out / "documents.parquet").to_pylist() == expected.documents
+    assert pq.read_table(out / "gold.parquet").equals(docmode.gold_table(expected.gold, storage_schema()))
+    records = pq.read_table(out / "records.parquet").to_pylist()
+    key = [(r["doc_id"], r["annotator"], r["position"]) for r in records]
+    assert key == sorted(key) and len(records) == len(expected.records)
+    assert sorted(p.name for p in out.iterdir()) == ["docmode.json", "documents.parquet", "export-3.json",
+                                                     "gold.parquet", "records.parquet"]
+
+    tasks.append(tasks[0] | {"id": 100})
+    path.write_bytes(json.dumps(tasks).encode())
+    with pytest.raises(docmode.DocModeError, match="page-00' has 2 tasks"):
+        docmode.write(tmp_path / "L2", export_file=path, snapshot_id=4, project="p", project_id=1)
+    assert not (tmp_path / "L2").exists()

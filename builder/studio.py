@@ -566,11 +566,14 @@ class RecordSource:
         is still the context of a new record that answers it."""
         import pyarrow.compute as pc
 
+        skips = (None if exclude is None or len(exclude) == 0  # one look-up over all ids, in file order
+                 else pc.is_in(self.ids, value_set=exclude).to_numpy(zero_copy_only=False))
         doc: list[dict] = []
         skip: list[bool] = []
+        at = 0
         for batch in self.dataset.to_batches(columns=_TASK_COLUMNS, batch_size=_BATCH_ROWS, **_scan()):
-            known = ([False] * batch.num_rows if exclude is None or len(exclude) == 0
-                     else pc.is_in(batch.column("record_id"), value_set=exclude).to_pylist())
+            known = [False] * batch.num_rows if skips is None else skips[at:at + batch.num_rows].tolist()
+            at += batch.num_rows
             for row, k in zip(self._rows(batch), known):
                 if doc and row["doc_id"] != doc[0]["doc_id"]:
                     yield doc, skip

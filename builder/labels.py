@@ -1,7 +1,8 @@
 """Label Studio export → per-annotator rows → aggregated labels, agreement, Krippendorff's alpha.
 
-Pure over the export's JSON (a list of tasks as `builder pull` downloads it); studio.py fetches it,
-this module judges it and writes the LABELS directory:
+Pure over the export's JSON (a list of tasks as `builder pull` downloads it); studio.py fetches it
+into a file, this module judges it and writes the LABELS directory. The export is read task by task
+and sorted by record id on disk (builder/spill.py), so a pull's memory does not grow with the project:
 
   export-<snapshot id>.json   the raw export, byte for byte as downloaded (its sha256 in labels.json)
   annotations.parquet         one row per (record, annotator) that counts

@@ -305,7 +305,16 @@ GATE_PIECES = ["pingback", "Trackback", "pıngback", "PİNGBACK", "[...]", "[…
                "3 Responses to", "Discussion", "• Ann", "◦", "K", "Posted by", "by ", "Tweet", "Yes", "Maya Okafor",
                "é", "\ud800", "\x1c", "ago", "Now", "yesterday", "may", "wednesday", "said",
                "4:12", "@9:05PM", "9 a.M.", " 6 poinTſ", "Ann 3 likes\n", " -2 votes", "10/28/12", "2012-11-09",
-               "3.4.12", "/", "-", "m."]
+               "3.4.12", "/", "-", "m.", "/2013/03/05/", "-2013-03-05-"]
+
+
+def test_a_date_in_a_links_path_is_no_stamp():
+    from builder.segment.lines import classify
+
+    assert not classify("Source: https://quaystreetnotes.example.org/2013/03/05/winter-ferry-cut/").date
+    assert not classify("Read it at quaystreetnotes.example.org/news/2013-03-05-winter-ferry-cut").date
+    for stamp in ("Wren Ashby 03/05/2013", "2013-03-05 10:12", "Posted 05.03.13 at 8 pm", "(3/5/13)"):
+        assert classify(stamp).date, stamp
 
 
 def name_like(s: str) -> bool:
@@ -521,6 +530,15 @@ ARTICLE_ENDINGS = {
     "an excerpt in brackets, the article quoting": "\n\n[...] and the crews will repaint both boats [...]\n",
     "a bulleted list of stops": ("\nThe winter boats call at:\n• North Quay\n• Gull Rock\n• Pier Head\n• Old Harbour\n"
                                  "• Ferry Lane\n• Saltmarsh\nTimes are posted at each stop.\n"),
+    "a blog's sign-off, comment rules, disclaimer, tags and a source link whose path holds a date": (
+        "\n\nFollow @QuayNotes\n\nQuayNotes\n\nLoved it or hated it? Tell me below, I read every one.\n\n"
+        "If you liked this post, press the “Like” button and share it with your friends!\n\n"
+        "House rules for comments: stay civil. Several links will send your comment to moderation, so keep that "
+        "in mind as you post. First-time commenters wait for approval and post freely after that.\n\n\n\n\n\n\n"
+        "Everything posted here is opinion, shared for comment, teaching and study under fair use. No statement of "
+        "fact is made or implied. Ads on this page are the advertisers' own and not the views of Quay Street Notes."
+        "\n\nFiled under: Harbour, Ferries Tagged: winter timetable, crews, Quay Street, North Quay, Gull Rock\n\n"
+        "Source: https://quaystreetnotes.example.org/2013/03/05/winter-ferry-cut/\n"),
     "a 'said:' lead-in to the operator's statement": (
         "\nThe operator said:\n    The winter timetable matches the number of people who travel.\n"
         "Crews will repaint both boats before the spring.\n"),

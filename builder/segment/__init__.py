@@ -25,8 +25,8 @@ from builder.segment.spam import spam_probability
 # changed whenever the records a document gives change (0.2.0: titles, nicknames and defined terms are
 # not quotes, more speaker patterns, spam hooks for self-promotion and referral links; 0.3.0: a page
 # ending on one short comment has it, lists and one-author listings are not threads, a colon clause
-# after a partial quote introduces the next one)
-SEGMENTER_VERSION = "0.3.0"
+# after a partial quote introduces the next one; 0.3.1: a date in a link's path is no comment stamp)
+SEGMENTER_VERSION = "0.3.1"
 SPAM_THRESHOLD = 0.5
 
 __all__ = ["SEGMENTER_VERSION", "segment", "segment_steps", "record_id", "collapse"]

@@ -32,7 +32,8 @@ def _led(first: str, pattern: str, flags: int = 0) -> re.Pattern:
 
 _DATE_MONTH = (rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+(?:\d{{4}}|'\d\d))?"  # July 7, 2012 / Nov 8th
                rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\.?\s+{_MONTH}(?:,?\s+\d{{2,4}})?\b")  # 20. Jul, 2012 / 4 Nov 12
-_DATE_NUMERIC = r"(?<![\d.])\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b"  # 10/28/12, 07.13.12, 2012-11-09, glued: Ann7/10/2012
+# 10/28/12, 07.13.12, 2012-11-09, glued: Ann7/10/2012; not a link's dated path (/2015/06/20/, -2015-06-20-title)
+_DATE_NUMERIC = r"(?<![\d./-])\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b(?![/-]\w)"
 _DATE_DAY = rf"\b{_DAY}\s+\d{{1,2}}\b"  # Monday 12
 DATE = _led(r"jfmasondtw\d", f"{_DATE_MONTH}|{_DATE_NUMERIC}|{_DATE_DAY}", re.I)
 _DATE_WORDS = _led(r"jfmasondtw\d", f"{_DATE_MONTH}|{_DATE_DAY}", re.I).search  # DATE.search where no numeric date is

@@ -598,7 +598,11 @@ class Tally:
         self.stats["read"] += 1
         self.stats["quarantined"] += 1
         self.reasons[r.kind] += 1
-        self.file.write(json.dumps(r.as_json(), ensure_ascii=False) + "\n")
+        entry = r.as_json()
+        try:
+            self.file.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        except UnicodeEncodeError:  # a lone surrogate (an id given as a JSON \\ud800 escape): written escaped
+            self.file.write(json.dumps(entry) + "\n")
 
     def batch(self, b: _Batch, failures: Iterable, counts: Iterable[int]) -> None:
         """A batch's rejections, then its documents: each segmented (with its number of records) or

@@ -502,6 +502,21 @@ def test_nothing_segmentable_still_writes_a_readable_empty_file(tmp_path):
     assert json.loads((tmp_path / "q.jsonl").read_text())["kind"] == "empty"
 
 
+def test_an_id_with_a_lone_surrogate_is_quarantined_not_a_crash(tmp_path):
+    """JSON lets an id spell a lone surrogate (\\ud800), which UTF-8 cannot hold: that document is
+    quarantined with its id escaped in the quarantine line, and the rest of the run goes on."""
+    src = tmp_path / "docs.jsonl"
+    src.write_text('{"id": "a\\ud800b", "text": "Ferry News\\n\\nThe winter boats run at nine."}\n'
+                   '{"id": "fine", "text": "Ferry News\\n\\nThe spring boats run at eight."}\n', encoding="utf-8")
+    r = invoke("segment", src, "--out", tmp_path / "r.parquet", "--quarantine", tmp_path / "q.jsonl",
+               "--report", tmp_path / "rep.json")
+    assert r.exit_code == 0, r.output
+    (line,) = (tmp_path / "q.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["doc_id"] == "a\ud800b" and "\\ud800" in line
+    assert json.loads((tmp_path / "rep.json").read_text())["documents"]["quarantined"] == 1
+    assert set(pq.read_table(tmp_path / "r.parquet").column("doc_id").to_pylist()) == {"fine"}
+
+
 # --------------------------------------------------------------------------- progress
 
 

@@ -21,8 +21,8 @@ import signal
 from collections.abc import Callable, Iterator
 
 from builder.document import Document
-from builder.worker import (DOC_TIMEOUT, INVALID_RECORDS, SEGMENTER_ERROR, SEGMENTER_TIMEOUT, Segmented, Spec,
-                            _check_records, main_thread, one_line, records_to_columns)
+from builder.worker import (DOC_TIMEOUT, SEGMENTER_ERROR, SEGMENTER_TIMEOUT, Segmented, Spec, checked_columns,
+                            main_thread, one_line)
 
 
 class _DocTimeout(Exception):
@@ -85,24 +85,4 @@ def segment_columns(steps: Callable[[Document], Iterator], docs: list[Document],
             signal.signal(signal.SIGPROF, previous)
 
     # the records checked and laid out as builder.worker.segment_columns does
-    type_index = {t: i for i, t in enumerate(spec.types)}
-    failures: list[tuple[str, str] | None] = []
-    counts: list[int] = []
-    kept: list[dict] = []
-    for doc, records, failure in zip(docs, outcome, failed):
-        if failure is not None:
-            failures.append(failure)
-            counts.append(0)
-            continue
-        try:
-            problem = _check_records(doc, records, spec, type_index)
-        except Exception as e:  # e.g. a score that is not a number cannot even be compared
-            problem = one_line(e)
-        if problem is not None:
-            failures.append((INVALID_RECORDS, f"the segmenter's records do not fit the schema: {problem}"))
-            counts.append(0)
-            continue
-        failures.append(None)
-        counts.append(len(records))
-        kept.extend(records)
-    return records_to_columns(kept, spec, type_index), failures, counts
+    return checked_columns(docs, outcome, failed, spec)

@@ -111,20 +111,35 @@ def segment_columns(segment: Callable[[Document], list[dict]], docs: list[Docume
     spec.fields order, `type` as its class index: a list per column pickles smaller and faster
     than a dict per record), with per document None or (kind, reason) why it did not go through,
     and its record count."""
+    outcome: list[list[dict] | None] = []
+    failed: list[tuple[str, str] | None] = []
+    for doc in docs:
+        records, failure = None, None
+        try:
+            records = _segment_one(segment, doc, timeout)
+        except _DocTimeout:
+            failure = (SEGMENTER_TIMEOUT, f"the segmenter took more than {timeout:g} CPU seconds on this document "
+                                          f"and was stopped")
+        except Exception as e:  # any bug on one document must not cost the others
+            failure = (SEGMENTER_ERROR, one_line(e))
+        outcome.append(records)
+        failed.append(failure)
+    return checked_columns(docs, outcome, failed, spec)
+
+
+def checked_columns(docs: list[Document], outcome: list, failed: list[tuple[str, str] | None], spec: Spec
+                    ) -> Segmented:
+    """Per document its records (`outcome`) or (kind, reason) why the segmenter failed on it
+    (`failed`) → segment_columns's answer: records that do not fit the schema fail their document
+    (invalid_records), the rest become the batch's columns. Shared by every way of running the
+    segmenter (builder.staged runs it in steps)."""
     type_index = {t: i for i, t in enumerate(spec.types)}
     failures: list[tuple[str, str] | None] = []
     counts: list[int] = []
     kept: list[dict] = []
-    for doc in docs:
-        try:
-            records = _segment_one(segment, doc, timeout)
-        except _DocTimeout:
-            failures.append((SEGMENTER_TIMEOUT, f"the segmenter took more than {timeout:g} CPU seconds on this "
-                                                f"document and was stopped"))
-            counts.append(0)
-            continue
-        except Exception as e:  # any bug on one document must not cost the others
-            failures.append((SEGMENTER_ERROR, one_line(e)))
+    for doc, records, failure in zip(docs, outcome, failed, strict=True):
+        if failure is not None:
+            failures.append(failure)
             counts.append(0)
             continue
         try:

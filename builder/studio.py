@@ -895,6 +895,7 @@ def export_snapshot_to(client, project_id: int, out: BinaryIO, *, with_users: bo
     never held whole). Returns the snapshot id. Predictions come as ids: serializing them in full
     makes a 10,000-task snapshot take 35 s instead of 24, and the segmenter's type is in each task's
     data (`segmenter_type`, written by push with the prediction)."""
+    import httpx
     from label_studio_sdk.core.api_error import ApiError
 
     options = {"annotations__completed_by": {"only_id": not with_users}, "predictions": {"only_id": True}}
@@ -916,6 +917,9 @@ def export_snapshot_to(client, project_id: int, out: BinaryIO, *, with_users: bo
     except ApiError as e:
         raise StudioError(f"Label Studio refused the export of project {project_id} ({e.status_code}): "
                           f"{str(e.body)[:300]}") from None
+    except httpx.TransportError as e:  # the server went away mid-way: most likely in a large project's download
+        raise StudioError(f"the connection to Label Studio failed while exporting project {project_id} "
+                          f"({' '.join(f'{type(e).__name__}: {e}'.split())}): run pull again") from None
     return snap.id
 
 

@@ -318,6 +318,34 @@ def test_pull_interrupted_while_judging_leaves_the_earlier_labels_and_no_downloa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["L"], "no download, temporary LABELS or bucket left"
 
 
+def test_pull_whose_download_is_cut_short_is_one_line_and_leaves_no_download(
+        tmp_path, harbour_parquet, studio_client, studio_env, project_name, monkeypatch):
+    """The server's connection drops after the first chunk of the real download (what a long download
+    of a large project meets): one line, the earlier LABELS as it was, the partial file removed."""
+    import httpx
+    from label_studio_sdk.projects.exports.client import ExportsClient
+
+    studio.push(harbour_parquet, project_name, client=studio_client)
+    out = tmp_path / "L"
+    assert run("pull", "--project", project_name, "--out", out).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    download = ExportsClient.download
+
+    def dropped(self, *args, **kwargs):
+        chunks = iter(download(self, *args, **{**kwargs, "request_options": {"chunk_size": 100}}))
+        yield next(chunks)
+        chunks.close()  # the response, closed as a dropped connection leaves it
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+    monkeypatch.setattr(ExportsClient, "download", dropped)
+    result = run("pull", "--project", project_name, "--out", out)
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    *_, last = result.stderr.strip().splitlines()  # after the "taking an export snapshot" progress line
+    assert last.startswith("builder: error: the connection to Label Studio failed") and "pull again" in last, last
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["L"], "the partial download is removed"
+
+
 def test_ctrl_c_during_push_then_rerun(tmp_path, write_records, harbour_records, studio_env, studio_client,
                                        project_name):
     """A real SIGINT to a running `builder push`: it stops with a one-line hint, keeps what was

@@ -211,11 +211,15 @@ class _Judge:
                 self.skipped += 1
                 continue
             result = a.get("result") or []
-            label, reason = _judge(a)
-            answers.append([annotator_name(a.get("completed_by")), list(recency(a)), a.get("id"), label, reason,
-                            None if label is not None else [c for cs in _choices(result, TYPE_CONTROL) for c in cs],
-                            any("wrong boundary" in c for c in _choices(result, "boundary")),
-                            a.get("created_at"), a.get("updated_at"), a.get("lead_time")])
+            try:  # every answer is judged here, superseded or not: one of another shape must not end the pull
+                label, reason = _judge(a)
+                raw = None if label is not None else [c for cs in _choices(result, TYPE_CONTROL) for c in cs]
+                flagged = any("wrong boundary" in c for c in _choices(result, "boundary"))
+            except (AttributeError, TypeError) as e:  # e.g. a `value` that is no object, choices that are null
+                label, raw, flagged = None, [], False
+                reason = f"the result is not in Label Studio's form ({one_line(e)})"
+            answers.append([annotator_name(a.get("completed_by")), list(recency(a)), a.get("id"), label, reason, raw,
+                            flagged, a.get("created_at"), a.get("updated_at"), a.get("lead_time")])
         self.entries.add(rid, [rid, _predicted(task), answers])
 
     def records(self) -> Iterator[tuple[str, list[dict], dict]]:

@@ -191,6 +191,23 @@ def test_export_rules():
     assert "latest" in rep["keep_rule"] and "cancelled" in rep["keep_rule"]
 
 
+def test_an_answer_not_in_label_studios_form_is_rejected_not_a_crash():
+    """A result item whose `value` is no object, or whose choices are null (an API client's, not the
+    labeling interface's): superseded, it is dropped as any older answer; latest, it is rejected
+    with its reason like any unusable answer, and the rest of the pull goes on."""
+    older = ann(1, "ann@x.org", ["spam"], at="2024-05-01T10:00:00Z") | {
+        "result": [{"from_name": "type", "value": "spam"}]}
+    newer = ann(2, "ann@x.org", ["reply"], at="2024-05-02T10:00:00Z")
+    ben = ann(3, "ben@x.org", ["reply"], at="2024-05-02T10:00:00Z",
+              extra=[{"from_name": "boundary", "value": {"choices": None}}])
+    result = labels.from_export([task(1, "r1", "comment", [older, newer, ben])])
+    assert [(a["annotator"], a["label"]) for a in result.annotations] == [("ann@x.org", "reply")]
+    assert result.report["annotations"]["superseded"] == 1
+    (rejected,) = result.report["rejected"]
+    assert rejected["annotation_id"] == 3 and "not in Label Studio's form" in rejected["reason"]
+    assert result.labels[0]["label_status"] == "single"
+
+
 def test_not_an_export():
     with pytest.raises(labels.ExportError, match="not a JSON list"):
         labels.from_export({"detail": "not found"})

@@ -598,7 +598,7 @@ def _number(records: list[dict]) -> None:
 class DocTask:
     doc_id: str
     text: str
-    data: dict
+    data: dict  # the task's data but its text
     annotations: list[dict]  # kept (latest per annotator), with "annotator"
 
 
@@ -631,7 +631,8 @@ class _Export:
             else:
                 latest[who] = a | {"annotator": who}
         self.counts["drafts_not_submitted"] += len(task.get("drafts") or [])
-        self.tasks.add(data["doc_id"], [data["doc_id"], data["text"], data, [latest[w] for w in sorted(latest)]])
+        rest = {k: v for k, v in data.items() if k != "text"}  # the text goes to the sort once, as DocTask.text
+        self.tasks.add(data["doc_id"], [data["doc_id"], data["text"], rest, [latest[w] for w in sorted(latest)]])
 
     def documents(self) -> Iterator[DocTask]:
         for doc_id, tasks in groupby(self.tasks, key=lambda t: t[0]):
@@ -956,7 +957,8 @@ def write(out: str | Path, *, snapshot_id: int, project: str, project_id: int, e
                 for task in iter_export(f):
                     export.add(task)
         except ExportError as e:
-            raise DocModeError(f"project {project!r}: {e}") from None
+            raise DocModeError(f"project {project!r}: " + str(e).replace("`builder pull`", "`builder pull --mode document`")
+                               ) from None
         judged = _Judged()
         gold_schema = storage_schema()
         with pq.ParquetWriter(tmp / "records.parquet", ANNOTATOR_RECORDS_SCHEMA) as records_out, \
@@ -1054,7 +1056,8 @@ def merge_gold(records: str | Path, documents: str | Path, out_dir: str | Path) 
     try:
         with pq.ParquetWriter(tmp / "part-00000.parquet", schema, compression="zstd") as w:
             for batch in dataset.to_batches(filter=~in_gold, batch_size=16_384, batch_readahead=2, fragment_readahead=1,
-                                            use_threads=False):
+                                            use_threads=False,  # nor pre-buffer a whole file (see release.READAHEAD)
+                                            fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False)):
                 w.write_batch(batch)
                 kept += batch.num_rows
         pq.write_table(gold_t, tmp / "part-00001.parquet", compression="zstd")

@@ -866,6 +866,7 @@ def push(records: str | Path, project: str, *, client=None, batch_size: int = 50
 
 
 def _import(client, project_id: int, tasks: list[dict]) -> None:
+    import httpx
     from label_studio_sdk.core.api_error import ApiError
 
     try:
@@ -873,6 +874,9 @@ def _import(client, project_id: int, tasks: list[dict]) -> None:
     except ApiError as e:
         raise StudioError(f"Label Studio refused an import batch of {len(tasks)} tasks ({e.status_code}): "
                           f"{str(e.body)[:300]}") from None
+    except httpx.TransportError as e:  # the server went away: the batch is in whole or not at all
+        raise StudioError(f"the connection to Label Studio broke during an import batch of {len(tasks)} tasks "
+                          f"({type(e).__name__}): run the push again; it imports only what is missing") from None
     if r.task_count is not None and r.task_count != len(tasks):
         raise StudioError(f"Label Studio imported {r.task_count} of a batch of {len(tasks)} tasks: run the push again")
 

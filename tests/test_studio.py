@@ -346,6 +346,32 @@ def test_pull_whose_download_is_cut_short_is_one_line_and_leaves_no_download(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["L"], "the partial download is removed"
 
 
+def test_push_whose_connection_breaks_is_one_line_and_completes_on_rerun(
+        harbour_parquet, studio_client, studio_env, project_name, monkeypatch):
+    """The connection drops on the second import batch: one line saying to push again, the first
+    batch stays, and pushing again imports only the rest."""
+    import httpx
+    from label_studio_sdk.projects.client import ProjectsClient
+
+    real = ProjectsClient.import_tasks
+    calls = []
+
+    def breaks_on_the_second(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProjectsClient, "import_tasks", breaks_on_the_second)
+    result = run("push", harbour_parquet, "--project", project_name, "--batch-size", "3")
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("builder: error: the connection to Label Studio broke") and "push again" in last, last
+    monkeypatch.setattr(ProjectsClient, "import_tasks", real)
+    rep = studio.push(harbour_parquet, project_name, client=studio_client)
+    assert rep.already == 3 and rep.already + rep.imported == rep.records
+
+
 def test_ctrl_c_during_push_then_rerun(tmp_path, write_records, harbour_records, studio_env, studio_client,
                                        project_name):
     """A real SIGINT to a running `builder push`: it stops with a one-line hint, keeps what was

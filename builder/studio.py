@@ -567,7 +567,7 @@ class RecordSource:
         import pyarrow.compute as pc
 
         skips = (None if exclude is None or len(exclude) == 0  # one look-up over all ids, in file order
-                 else pc.is_in(self.ids, value_set=exclude).to_numpy(zero_copy_only=False))
+                 else pc.is_in(self.ids, value_set=exclude.cast(self.ids.type)).to_numpy(zero_copy_only=False))
         doc: list[dict] = []
         skip: list[bool] = []
         at = 0
@@ -644,13 +644,13 @@ def read_records(path: str | Path) -> RecordSource:
     for name, n in nulls.items():
         if n:
             raise InputError(f"{path}: {n} records have no {name}; every record has one (schemas/record.v1.json)")
-    ids = pa.chunked_array(ids, type=dataset.schema.field("record_id").type).combine_chunks() if ids else pa.array(
-        [], pa.string())
+    # whole columns as large_string: 32-bit string offsets overflow past 2 GiB of ids (~100M records)
+    ids = pa.chunked_array(ids, type=dataset.schema.field("record_id").type).cast(pa.large_string()).combine_chunks()
     in_order = ids.take(pc.sort_indices(ids))
     if _runs(in_order) != len(ids):
         dup = in_order[pc.index(pc.equal(in_order[1:], in_order[:-1]), True).as_py()].as_py()
         raise InputError(f"{path}: record_id {dup} occurs more than once; a record file holds each record once")
-    docs = pa.chunked_array(docs, type=dataset.schema.field("doc_id").type).combine_chunks()
+    docs = pa.chunked_array(docs, type=dataset.schema.field("doc_id").type).cast(pa.large_string()).combine_chunks()
     grouped = _runs(docs) == _runs(docs.take(pc.sort_indices(docs)))
     return RecordSource(path=path, dataset=dataset, ids=ids, type_is_index=type_is_index, grouped=grouped)
 

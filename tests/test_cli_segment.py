@@ -27,7 +27,7 @@ from builder.cli import cli
 from builder.document import Document
 from builder.run import segment_corpus, storage_schema
 from builder.schema import TYPE_NAMES
-from tests.helpers import SEED, SHARED, need_shared
+from tests.helpers import SEED, need_shared
 
 BUILDER = Path(sys.executable).with_name("builder")
 

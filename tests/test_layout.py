@@ -598,7 +598,6 @@ def test_split_lines_is_the_plain_reading_of_the_page(pieces):
 # layout._author asks its name-cleaning patterns only past cheap tests (see _SCORE_END there); the
 # code it replaced, to hold it to
 def _author_ungated(line, kind):
-    import re as _re
     from builder.segment import layout as L
     t = line.text
     if kind.bullet:

@@ -66,8 +66,11 @@ def segment_columns(steps: Callable[[Document], Iterator], docs: list[Document],
                             _running[0] = False
                     if limit and left[i] <= 0.0:  # ran out as the step ended: its SIGPROF came too late
                         raise _DocTimeout
-                except StopIteration:
-                    outcome[i] = it.records
+                except StopIteration as e:
+                    if it.records is None:  # raised inside a step, not the end: segment() raised it too
+                        failed[i] = (SEGMENTER_ERROR, one_line(e))
+                    else:
+                        outcome[i] = it.records
                     continue
                 except _DocTimeout:
                     failed[i] = (SEGMENTER_TIMEOUT, f"the segmenter took more than {timeout:g} CPU seconds on "

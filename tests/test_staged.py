@@ -133,3 +133,31 @@ def test_a_run_writes_what_it_wrote_document_by_document(tmp_path, monkeypatch, 
     segment_corpus([tmp_path / "rows.jsonl"], tmp_path / "plain.parquet", workers=workers, segment=plain)
     assert (tmp_path / "staged.parquet").read_bytes() == (tmp_path / "plain.parquet").read_bytes()
     assert (tmp_path / "staged.quarantine.jsonl").read_text() == (tmp_path / "plain.quarantine.jsonl").read_text()
+
+
+
+@pytest.mark.parametrize("where", ["parse_layout", "spam_probability", "find_quotes"])  # steps 0, 1, 2
+def test_a_stopiteration_inside_a_step_fails_its_document_as_segment_raised_it(monkeypatch, where):
+    # a bug's stray StopIteration (a next() without a default, say) on page "a" only: not taken for the end of
+    # the steps (segment() returning None, then 'invalid_records: segment() returned a NoneType')
+    import builder.segment
+
+    real, armed = getattr(builder.segment, where), [False]
+
+    def stray(*args, **kwargs):  # raises at its first call after being armed: in the batch's first document
+        if armed[0]:
+            armed[0] = False
+            raise StopIteration("stray")
+        return real(*args, **kwargs)
+
+    def run(how, *args):
+        armed[0] = True
+        return how(*args)
+
+    monkeypatch.setattr(f"builder.segment.{where}", stray)
+    batch = [Document("a", make_doc(0)), Document("b", make_doc(0))]
+    with pytest.raises(StopIteration, match="stray"):
+        run(segment, batch[0])
+    staged = run(staged_columns, segment_steps, batch, spec())
+    assert staged == run(segment_columns, segment, batch, spec())
+    assert staged[1] == [(SEGMENTER_ERROR, "StopIteration: stray"), None] and staged[2][1] > 0

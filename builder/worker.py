@@ -122,7 +122,9 @@ def segment_columns(segment: Callable[[Document], list[dict]], docs: list[Docume
                                           f"and was stopped")
         except Exception as e:  # any bug on one document must not cost the others
             failure = (SEGMENTER_ERROR, one_line(e))
-        outcome.append(records)
+        # the list as it was returned (a copy: it is checked once the whole batch is done, and a segmenter may
+        # refill one list for every document)
+        outcome.append(records.copy() if isinstance(records, list) else records)
         failed.append(failure)
     return checked_columns(docs, outcome, failed, spec)
 

@@ -92,3 +92,23 @@ def test_no_records_give_an_empty_table_of_the_schema(bad):
     assert table.num_rows == 0 and table.schema == storage_schema().remove_metadata()
     assert (failures[0] is None) == (bad == []) and counts == [0]
     assert isinstance(table, pa.Table)
+
+
+def test_a_segmenter_that_refills_one_list_gives_each_document_its_records():
+    # the records are checked and laid out once the whole batch is done: each document's answer as it was returned
+    from builder.run import spec
+    from builder.segment import segment
+    from builder.worker import records_to_columns, segment_columns
+    from tests.test_cli_segment import make_doc
+
+    one: list[dict] = []
+
+    def refilling(doc: Document) -> list[dict]:
+        one[:] = segment(doc)
+        return one
+
+    docs = [Document(f"f{i}", make_doc(i)) for i in range(3)]
+    columns, failures, counts = segment_columns(refilling, docs, spec())
+    records = [r for d in docs for r in segment(d)]
+    assert failures == [None] * 3 and counts == [len(segment(d)) for d in docs]
+    assert columns == records_to_columns(records, spec())

@@ -58,8 +58,8 @@ except ModuleNotFoundError as e:
                      "pip install '.[ray]' (or use --engine local)") from None
 from builder.ingest import Fields, read_documents
 from builder.run import (COMPRESSION, DOC_TIMEOUT, ROW_GROUP_ROWS, SHARD_NAME, _Batch, _batches, _bincount,
-                         _check_outputs, _Target, Tally, default_workers, finish, output_paths, segment_batch,
-                         storage_schema, write_error)
+                         _check_outputs, _Target, Tally, check_doc_timeout, default_workers, finish, output_paths,
+                         segment_batch, storage_schema, write_error)
 from builder.schema import TYPE_NAMES
 from builder.worker import main_thread
 
@@ -308,8 +308,7 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
     _check_outputs(out, False, quarantine_path, report_path, None)
     if workers is not None and workers < 1:
         raise InputError(f"--workers {workers}: must be 1 or more")
-    if doc_timeout is not None and doc_timeout < 0:
-        raise InputError(f"--doc-timeout {doc_timeout:g}: must be 0 (no limit) or more seconds")
+    check_doc_timeout(doc_timeout)
     if segment is None:
         from builder.segment import segment  # noqa: F811 - the default segmenter
     version = _segmenter_version(segment)

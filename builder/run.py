@@ -512,6 +512,16 @@ def _batch_runner(segment: Callable[[Document], list[dict]]) -> tuple[Callable[.
     return segment_columns, segment
 
 
+MAX_DOC_TIMEOUT = 1e9  # setitimer takes up to ~9.2e9 s; past it (and for inf or nan) every document would fail
+
+
+def check_doc_timeout(doc_timeout: float | None) -> None:
+    """--doc-timeout as the CPU-time limit can take it, or InputError (for either engine)."""
+    if doc_timeout is not None and not 0 <= doc_timeout <= MAX_DOC_TIMEOUT:
+        raise InputError(f"--doc-timeout {doc_timeout:g}: must be 0 (no limit) or a number of seconds up to "
+                         f"{MAX_DOC_TIMEOUT:g}")
+
+
 def _sigterm(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -534,8 +544,7 @@ def segment_corpus(inputs: Iterable[os.PathLike | str], out: os.PathLike | str, 
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise InputError(f"--workers {workers}: must be 1 or more")
-    if doc_timeout is not None and doc_timeout < 0:
-        raise InputError(f"--doc-timeout {doc_timeout:g}: must be 0 (no limit) or more seconds")
+    check_doc_timeout(doc_timeout)
     # Never read the run's own outputs (nor earlier ones) as input.
     meter = ReadMeter() if progress else None
     items = read_documents(inputs, fields, exclude=[out, quarantine_path, report_path], meter=meter)

@@ -441,6 +441,15 @@ def test_doc_timeout_option(tmp_path):
     assert r.exit_code == 2 and "--doc-timeout" in r.output
 
 
+@pytest.mark.parametrize("limit", ["inf", "nan", "1e+300"])
+def test_a_doc_timeout_the_timer_cannot_take_is_refused_up_front(tmp_path, limit):
+    # not every document quarantined with setitimer's OverflowError/ValueError and exit 0
+    (tmp_path / "a.txt").write_text(make_doc(2))
+    r = invoke("segment", tmp_path / "a.txt", "--out", tmp_path / "r.parquet", "--doc-timeout", limit, "-j", 1)
+    assert r.exit_code != 0 and f"--doc-timeout {limit}" in r.output and "up to 1e+09" in r.output, r.output
+    assert not (tmp_path / "r.parquet").exists() and not (tmp_path / "r.quarantine.jsonl").exists()
+
+
 def interrupting_segment(doc: Document) -> list[dict]:
     from builder.segment import segment
 

@@ -1,5 +1,7 @@
 """Publishing at scale: time and peak memory of `builder publish` (and `builder verify`) on a
-synthetic corpus of N records in shards written in scrambled order, as another engine would.
+synthetic corpus of N records in shards written in scrambled order, as another engine would, and of
+`datasets.load_dataset` on the release (first load: Parquet converted into a cache of its own; second:
+the cache mapped), with whether every split is memory-mapped.
 
     .venv/bin/python bench/publish_bench.py --records 1000000 [--work DIR --keep [--reuse]]
 
@@ -115,6 +117,36 @@ def timed(cmd: list[str]) -> dict:
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "stderr": stderr[-300:]}
 
 
+LOAD = """
+import json, sys, time
+import datasets
+from datasets.table import MemoryMappedTable
+t0 = time.perf_counter()
+ds = datasets.load_dataset(sys.argv[1], cache_dir=sys.argv[2])
+seconds = time.perf_counter() - t0
+print(json.dumps({"seconds": round(seconds, 1), "rows": {s: d.num_rows for s, d in ds.items()},
+                  "memory_mapped": all(isinstance(d.data, MemoryMappedTable) and d.cache_files for d in ds.values())}))
+"""
+
+
+def load_dataset_timed(release: Path, cache: Path) -> dict:
+    """`datasets.load_dataset(release)` in a child process: its wall time and peak RSS, the rows per
+    split, and whether every split is memory-mapped from Arrow files (not copied into memory). The
+    first load converts the Parquet files into the cache; a second one only maps the cache."""
+    with tempfile.TemporaryFile() as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", LOAD, str(release), str(cache)], stdout=out,
+                                stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        out.seek(0)
+        answer = out.read().decode()
+    if os.waitstatus_to_exitcode(status):
+        sys.exit(f"load_dataset({release}) failed")
+    return json.loads(answer) | {"process_seconds": round(wall, 1), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+                                 "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=1_000_000)
@@ -145,11 +177,16 @@ def main() -> None:
                      "--out", str(work / "releases")])
         rel = work / "releases" / "bench" / "1.0.0"
         ver = timed([builder, "verify", str(rel)])
+        cache = work / "hf-cache"  # a cache of its own: the first load converts, the second maps
+        shutil.rmtree(cache, ignore_errors=True)
+        first, again = load_dataset_timed(rel, cache), load_dataset_timed(rel, cache)
+        cache_bytes = sum(f.stat().st_size for f in cache.rglob("*.arrow"))
         m = json.loads((rel / "manifest.json").read_text())
         print(json.dumps({
             "corpus": corpus,
             "publish": pub,
             "verify": ver,
+            "load_dataset": {"first": first, "cached": again, "arrow_cache_bytes": cache_bytes},
             "release_bytes": sum(f["bytes"] for f in m["files"]),
             "data_files": len(m["files"]),
             "splits": {s: v["rows"] for s, v in m["splits"].items()},

@@ -44,6 +44,19 @@ def test_load_dataset_gives_three_splits_with_the_declared_features(rel):
     assert len(labeled) == 12 and all(r["label"] == r["type"] for r in labeled)
 
 
+def test_each_split_is_memory_mapped_not_copied(rel, tmp_path):
+    """load_dataset converts the Parquet files once into Arrow files in its cache and maps them: a
+    split's table is a MemoryMappedTable over files on disk, not rows copied into memory."""
+    import datasets
+    from datasets.table import MemoryMappedTable
+
+    ds = datasets.load_dataset(str(rel), cache_dir=str(tmp_path))
+    for split in release.SPLITS:
+        assert isinstance(ds[split].data, MemoryMappedTable), split
+        files = [f["filename"] for f in ds[split].cache_files]
+        assert files and all(f.startswith(str(tmp_path)) and f.endswith(".arrow") for f in files)
+
+
 def test_data_files_loaded_without_the_card_keep_the_class_names(rel):
     """A researcher who points `datasets` at the Parquet files themselves (no card) still gets the
     ClassLabels: the files' own metadata carries the features."""

@@ -940,22 +940,17 @@ def write(out: str | Path, *, snapshot_id: int, project: str, project_id: int, e
     The export is read task by task, sorted by doc_id on disk and judged document by document, so
     memory does not grow with the project (as record mode's pull).
     """
-    from builder.labels import ExportError, iter_export
+    from builder.labels import ExportError
     from builder.run import storage_schema
 
     out = Path(out)
-    if (export_bytes is None) == (export_file is None):
-        raise TypeError("give the export as export_bytes or as export_file")
     check_out(out)
 
-    def tables(tmp: Path, export_path: Path) -> dict:
-        spill = tmp / "sorting"
-        spill.mkdir()
-        export = _Export(spill)
+    def tables(tmp: Path, tasks: Iterator, sorting: Path) -> dict:
+        export = _Export(sorting)
         try:
-            with open(export_path, "rb") as f:
-                for task in iter_export(f):
-                    export.add(task)
+            for task in tasks:
+                export.add(task)
         except ExportError as e:
             raise DocModeError(f"project {project!r}: " + str(e).replace("`builder pull`", "`builder pull --mode document`")
                                ) from None
@@ -985,10 +980,9 @@ def write(out: str | Path, *, snapshot_id: int, project: str, project_id: int, e
                     records, documents, gold = [], [], []
             if documents or not judged.documents:  # the last documents; an empty export still has its tables
                 flush()
-        spill.rmdir()
         return judged.report(export)
 
-    return write_pull(out, export=export_bytes if export_file is None else Path(export_file), snapshot_id=snapshot_id,
+    return write_pull(out, export_bytes=export_bytes, export_file=export_file, snapshot_id=snapshot_id,
                       project=project, project_id=project_id, report_file=REPORT_FILE, write_tables=tables)
 
 

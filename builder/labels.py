@@ -328,17 +328,12 @@ def write(out: str | Path, *, snapshot_id: int, project: str, project_id: int, e
     then. The export is read task by task and sorted by record id on disk (see _Judge), so memory
     does not grow with the project. Returns labels.json's content."""
     out = Path(out)
-    if (export_bytes is None) == (export_file is None):
-        raise TypeError("give the export as export_bytes or as export_file")
     check_out(out)
 
-    def tables(tmp: Path, export: Path) -> dict:
-        spill = tmp / "sorting"
-        spill.mkdir()
-        judge = _Judge(spill)
-        with open(export, "rb") as f:
-            for task in iter_export(f):
-                judge.add(task)
+    def tables(tmp: Path, tasks: Iterator, sorting: Path) -> dict:
+        judge = _Judge(sorting)
+        for task in tasks:
+            judge.add(task)
         with pq.ParquetWriter(tmp / "annotations.parquet", ANNOTATIONS_SCHEMA) as annotations_out, \
                 pq.ParquetWriter(tmp / "labels.parquet", LABELS_ARROW_SCHEMA) as labels_out:
             annotations: list[dict] = []
@@ -353,20 +348,22 @@ def write(out: str | Path, *, snapshot_id: int, project: str, project_id: int, e
             if rows or not judge.tasks:  # the last rows; an export of no record still has its (empty) tables
                 annotations_out.write_table(pa.Table.from_pylist(annotations, schema=ANNOTATIONS_SCHEMA))
                 labels_out.write_table(labels_table(rows))
-        spill.rmdir()
         return judge.report()
 
-    return write_pull(out, export=export_bytes if export_file is None else Path(export_file), snapshot_id=snapshot_id,
+    return write_pull(out, export_bytes=export_bytes, export_file=export_file, snapshot_id=snapshot_id,
                       project=project, project_id=project_id, report_file="labels.json", write_tables=tables)
 
 
-def write_pull(out: Path, *, export: bytes | Path, snapshot_id: int, project: str, project_id: int,
-               report_file: str, write_tables: Callable[[Path, Path], dict]) -> dict:
-    """A pull's directory (record or document mode), atomically: the raw export (`export`: its
-    bytes, or a file moved in; read-only, its sha256 in the report), what `write_tables(tmp,
-    export file)` writes and the JSON report it returns, `report_file`, go into a temporary sibling
-    renamed into place at the end; an existing `out` is replaced only then, and a failure leaves it
-    as it was. Returns the report as written."""
+def write_pull(out: Path, *, export_bytes: bytes | None, export_file: Path | None, snapshot_id: int, project: str,
+               project_id: int, report_file: str, write_tables: Callable[[Path, Iterator, Path], dict]) -> dict:
+    """A pull's directory (record or document mode), atomically: the raw export (`export_bytes`, or
+    `export_file` moved in; read-only, its sha256 in the report), what `write_tables(tmp, tasks,
+    sorting)` writes from the export's tasks (read one at a time, iter_export) with an empty folder
+    `sorting` for its SortedSpill, and the JSON report it returns, `report_file`, go into a temporary
+    sibling renamed into place at the end; an existing `out` is replaced only then, and a failure
+    leaves it as it was. Returns the report as written."""
+    if (export_bytes is None) == (export_file is None):
+        raise TypeError("give the export as export_bytes or as export_file")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -374,16 +371,20 @@ def write_pull(out: Path, *, export: bytes | Path, snapshot_id: int, project: st
     try:
         export_name = f"export-{snapshot_id}.json"
         kept = tmp / export_name
-        if isinstance(export, bytes):
-            kept.write_bytes(export)
+        if export_file is None:
+            kept.write_bytes(export_bytes)
         else:
-            os.replace(export, kept)
+            os.replace(export_file, kept)
         os.chmod(kept, 0o444)  # the snapshot as downloaded: immutable
         digest = hashlib.sha256()
         with open(kept, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
-        report = write_tables(tmp, kept)
+        sorting = tmp / "sorting"
+        sorting.mkdir()
+        with open(kept, "rb") as f:
+            report = write_tables(tmp, iter_export(f), sorting)
+        sorting.rmdir()  # SortedSpill removes its runs as it reads them back
         report = {"project": {"name": project, "id": project_id}, "snapshot_id": snapshot_id,
                   "export_file": export_name, "export_sha256": digest.hexdigest(), **report}
         (tmp / report_file).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -55,6 +55,7 @@ from xml.etree import ElementTree
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from builder.checksum import sha256_file
 from builder.errors import BuilderError, InputError
 from builder.labels import annotator_name, recency, write_pull  # record mode's keep rule and atomic writer
 from builder.schema import FIELDS, SCHEMA_VERSION, TYPE_INDEX, TYPE_NAMES, data_dir
@@ -1069,11 +1070,7 @@ def _check_same_texts(documents: Path, segmented: pa.Table, records) -> None:
     try:
         meta = json.loads((documents / REPORT_FILE).read_text(encoding="utf-8"))
         export = documents / meta["export_file"]
-        digest = hashlib.sha256()
-        with open(export, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        altered = digest.hexdigest() != meta["export_sha256"]
+        altered = sha256_file(export) != meta["export_sha256"]
     except (ValueError, OSError, KeyError, TypeError) as e:
         raise DocModeError(f"{documents / REPORT_FILE} does not name a readable export with its sha256 "
                            f"({type(e).__name__}: {e}): the LABELS directory was altered; pull it again") from None

@@ -12,7 +12,6 @@ and sorted by record id on disk (builder/spill.py), so a pull's memory does not 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from builder.checksum import sha256_file
 from builder.errors import BuilderError, InputError
 from builder.schema import LABEL_STATUSES, LABELS_SCHEMA, TYPE_INDEX, TYPE_NAMES, arrow_fields
 from builder.spill import SortedSpill
@@ -376,17 +376,13 @@ def write_pull(out: Path, *, export_bytes: bytes | None, export_file: Path | Non
         else:
             os.replace(export_file, kept)
         os.chmod(kept, 0o444)  # the snapshot as downloaded: immutable
-        digest = hashlib.sha256()
-        with open(kept, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
         sorting = tmp / "sorting"
         sorting.mkdir()
         with open(kept, "rb") as f:
             report = write_tables(tmp, iter_export(f), sorting)
         sorting.rmdir()  # SortedSpill removes its runs as it reads them back
         report = {"project": {"name": project, "id": project_id}, "snapshot_id": snapshot_id,
-                  "export_file": export_name, "export_sha256": digest.hexdigest(), **report}
+                  "export_file": export_name, "export_sha256": sha256_file(kept), **report}
         (tmp / report_file).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")

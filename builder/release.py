@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from builder import __version__
+from builder.checksum import sha256_file
 from builder.dedup import DedupReport, NearDuplicates
 from builder.errors import BuilderError, InputError, SchemaError
 from builder.schema import (
@@ -120,14 +121,6 @@ def release_schema() -> pa.Schema:
 
 def canonical_json(obj) -> str:
     return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def parse_version(version: str) -> tuple[int, int, int]:

@@ -130,13 +130,10 @@ def write_records(n: int, path: Path) -> int:
 
 
 def child(code: str, *args: str) -> dict:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status):
-        sys.exit(f"the measured step failed ({args})")
-    return {"seconds": time.perf_counter() - t0, "cpu": usage.ru_utime + usage.ru_stime,
-            "peak_mb": usage.ru_maxrss / 1024}
+    """Run code in a child Python (publish_bench.timed): its wall time, CPU time and peak RSS alone."""
+    from publish_bench import timed
+
+    return timed([sys.executable, "-c", code, *args])
 
 
 def main() -> None:
@@ -168,9 +165,9 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     print(f"{'step':<22}{'tasks':>10}{'input MB':>10}{'wall s':>8}{'cpu s':>7}{'peak RSS MB':>13}")
     for step, n, mb, r in sorted(rows, key=lambda r: (r[0], r[1])):
-        print(f"{step:<22}{n:>10,}{mb:>10.0f}{r['seconds']:>8.1f}{r['cpu']:>7.1f}{r['peak_mb']:>13.0f}")
+        print(f"{step:<22}{n:>10,}{mb:>10.0f}{r['seconds']:>8.1f}{r['cpu_seconds']:>7.1f}{r['peak_rss_mb']:>13.0f}")
     for step in ("pull", "pull --mode document", "push"):
-        small, large = (r[3]["peak_mb"] for r in sorted((r for r in rows if r[0] == step), key=lambda r: r[1]))
+        small, large = (r[3]["peak_rss_mb"] for r in sorted((r for r in rows if r[0] == step), key=lambda r: r[1]))
         tasks = [n for s, n, _, _ in rows if s == step]
         print(f"{step}: {max(tasks) / min(tasks):.0f}x the tasks, {large / small:.2f}x the peak RSS "
               f"(+{(large - small) * 1024 * 1024 / (max(tasks) - min(tasks)):.0f} bytes per task)")

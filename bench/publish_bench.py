@@ -103,18 +103,20 @@ def make_corpus(n_records: int, out: Path, shards: int = 16, seed: int = 7) -> d
 
 
 def timed(cmd: list[str]) -> dict:
-    """Run cmd as a child; its own wall time and peak RSS (os.wait4 gives one child's rusage)."""
-    with tempfile.TemporaryFile() as err:
+    """Run cmd as a child; its own wall time and peak RSS (os.wait4 gives one child's rusage), and
+    what it printed."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
+        out.seek(0)
         err.seek(0)
-        stderr = err.read().decode(errors="replace").strip()
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace").strip()
     if os.waitstatus_to_exitcode(status):
         sys.exit(f"{' '.join(cmd)} failed:\n{stderr}")
     return {"seconds": round(wall, 1), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "stderr": stderr[-300:]}
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "stdout": stdout, "stderr": stderr[-300:]}
 
 
 LOAD = """
@@ -133,18 +135,9 @@ def load_dataset_timed(release: Path, cache: Path) -> dict:
     """`datasets.load_dataset(release)` in a child process: its wall time and peak RSS, the rows per
     split, and whether every split is memory-mapped from Arrow files (not copied into memory). The
     first load converts the Parquet files into the cache; a second one only maps the cache."""
-    with tempfile.TemporaryFile() as out:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-c", LOAD, str(release), str(cache)], stdout=out,
-                                stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        out.seek(0)
-        answer = out.read().decode()
-    if os.waitstatus_to_exitcode(status):
-        sys.exit(f"load_dataset({release}) failed")
-    return json.loads(answer) | {"process_seconds": round(wall, 1), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
-                                 "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+    run = timed([sys.executable, "-c", LOAD, str(release), str(cache)])
+    return json.loads(run["stdout"]) | {"process_seconds": run["seconds"], "cpu_seconds": run["cpu_seconds"],
+                                         "peak_rss_mb": run["peak_rss_mb"]}
 
 
 def main() -> None:
@@ -182,6 +175,8 @@ def main() -> None:
         first, again = load_dataset_timed(rel, cache), load_dataset_timed(rel, cache)
         cache_bytes = sum(f.stat().st_size for f in cache.rglob("*.arrow"))
         m = json.loads((rel / "manifest.json").read_text())
+        for run in (pub, ver):
+            del run["stdout"]  # what the commands print for a user, not a figure
         print(json.dumps({
             "corpus": corpus,
             "publish": pub,

@@ -118,7 +118,7 @@ def main() -> None:
             bare_import(server.url, server.token, annotated.id, with_annotations, args.batch_size)
 
             with timed(figures, "pull"):
-                snapshot_id, raw = studio.export_documents(client, annotated.id)
+                snapshot_id, raw = studio.export_snapshot(client, annotated.id)
                 report = docmode.write(tmp / "LABELS", export_bytes=raw, snapshot_id=snapshot_id,
                                        project="bench-annotated", project_id=annotated.id)
             assert report["documents"] == args.n, report["documents"]

@@ -980,12 +980,6 @@ def import_tasks(client, project_id: int, tasks: list[dict]) -> None:
     _import(client, project_id, tasks)
 
 
-def export_documents(client, project_id: int, *, timeout: float = 600.0) -> tuple[int, bytes]:
-    """An export snapshot of every task with its annotations in full and annotators' e-mails
-    (document-mode regions and relations are in the annotations' results)."""
-    return export_snapshot(client, project_id, with_users=True, timeout=timeout)
-
-
 def project_label_config(client, project_id: int) -> str:
     """The project's labeling config as the server holds it."""
     return client.projects.get(id=project_id).label_config or "<View/>"

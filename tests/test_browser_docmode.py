@@ -102,7 +102,7 @@ def test_annotator_corrects_a_page_in_the_browser(tmp_path, browser, write_recor
     records = segmenter_records()
     client = studio.connect()
     rep = docmode.push(write_records(records, tmp_path / "festival.parquet"), [docs], project_name, client=client)
-    (task,) = json.loads(studio.export_documents(client, rep.project_id)[1])
+    (task,) = json.loads(studio.export_snapshot(client, rep.project_id)[1])
     alice = annotators["alice"]
     wait = WebDriverWait(browser, 90)
 

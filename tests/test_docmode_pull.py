@@ -122,7 +122,7 @@ def pushed(tmp_path, write_records, studio_env, studio_client, project_name):
     path = write_records(segmenter_records(), tmp_path / "festival.parquet")
     rep = docmode.push(path, [doc], project_name, client=studio_client)
     assert rep.imported == 1
-    (task,) = json.loads(studio.export_documents(studio_client, rep.project_id)[1])
+    (task,) = json.loads(studio.export_snapshot(studio_client, rep.project_id)[1])
     assert task["data"]["text"] == PAGE, "the server keeps \\r\\n and astral characters as given"
     return rep, task
 

@@ -19,7 +19,7 @@ def run(*args):
 
 
 def snapshot(client, project_id: int) -> list[dict]:
-    return json.loads(studio.export_documents(client, project_id)[1])
+    return json.loads(studio.export_snapshot(client, project_id)[1])
 
 
 def test_config_labels_are_the_schema_types():

@@ -50,7 +50,7 @@ def labelled(tmp_path_factory, studio_server, annotators):
     project = "t-docmode-release"
     rep = docmode.push(path, [docs], project, client=admin)
     assert rep.imported == 3
-    tasks = {t["data"]["doc_id"]: t for t in json.loads(studio.export_documents(admin, rep.project_id)[1])}
+    tasks = {t["data"]["doc_id"]: t for t in json.loads(studio.export_snapshot(admin, rep.project_id)[1])}
     alice = studio.connect(studio_server.url, annotators["alice"]["token"])
     bob = studio.connect(studio_server.url, annotators["bob"]["token"])
     alice.annotations.create(id=tasks["festival"]["id"], result=clean_festival())
